@@ -1,0 +1,27 @@
+"""Intake: repair requests, complaints and partner dealers' repair reports."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import FastAPI
+
+from services.intake.api.routes import router
+from services.intake.events.subscriptions import SUBSCRIPTIONS
+from services.intake.settings import IntakeSettings
+from shared.service import ServiceDefinition, build_app
+from shared.settings import SuiteSettings
+
+DEFINITION = ServiceDefinition(
+    name="intake",
+    title="aftersales intake",
+    description="Service requests, complaints and partner dealers' repair reports.",
+    routers=[router],
+    subscriptions=SUBSCRIPTIONS,
+    migrations_dir=Path(__file__).parent / "db" / "migrations",
+    settings_class=IntakeSettings,
+)
+
+
+def create_app(settings: SuiteSettings | None = None) -> FastAPI:
+    return build_app(DEFINITION, settings)

@@ -1,0 +1,8 @@
+"""Parts's own tables (the parts issue adds them)."""
+
+from sqlalchemy import MetaData
+from sqlalchemy.orm import DeclarativeBase
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData()

@@ -1,0 +1,63 @@
+"""One business transaction: the state change and the events it causes commit together."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from types import TracebackType
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from shared.events.envelope import Envelope
+from shared.events.registry import EventSchema
+from shared.messaging.outbox import add_to_outbox, envelope_for
+
+
+class UnitOfWork:
+    """Use as ``async with uow: ...; await uow.commit()``; leaving without commit rolls back."""
+
+    def __init__(
+        self,
+        session_factory: async_sessionmaker[AsyncSession],
+        on_events_committed: Callable[[], None] | None = None,
+    ) -> None:
+        self._session_factory = session_factory
+        self._on_events_committed = on_events_committed
+        self._session: AsyncSession | None = None
+        self._pending_events = 0
+
+    @property
+    def session(self) -> AsyncSession:
+        if self._session is None:
+            raise RuntimeError("the unit of work is not open")
+        return self._session
+
+    async def __aenter__(self) -> UnitOfWork:
+        self._session = self._session_factory()
+        self._pending_events = 0
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        session, self._session = self.session, None
+        try:
+            await session.rollback()
+        finally:
+            await session.close()
+
+    async def publish(self, event: EventSchema) -> Envelope:
+        """Record an event to be published once, and only if, this transaction commits."""
+        envelope = envelope_for(event)
+        await add_to_outbox(self.session, envelope)
+        self._pending_events += 1
+        return envelope
+
+    async def commit(self) -> None:
+        await self.session.commit()
+        if self._pending_events and self._on_events_committed is not None:
+            # Wakes the relay at once instead of at its next poll.
+            self._on_events_committed()
+        self._pending_events = 0

@@ -1,0 +1,303 @@
+"""Consuming a service's queue: once per message, whatever the broker redelivers.
+
+For each delivery: parse the envelope (unparseable: park at once), find the subscription
+(none: acknowledge and ignore), then in one transaction record the message id in the inbox
+and run the handler. A duplicate id means the effect already happened: acknowledge only.
+Acknowledge after commit, never before. A handler error sends a copy through the next delay
+queue (the retry schedule) or, when the schedule is spent, to the dead-letter queue, and only
+then acknowledges the original, so no message is lost and none blocks the queue behind it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Generic, TypeVar
+
+import aio_pika
+from aio_pika.abc import (
+    AbstractChannel,
+    AbstractConnection,
+    AbstractExchange,
+    AbstractIncomingMessage,
+)
+from pydantic import ValidationError
+from sqlalchemy import insert
+from sqlalchemy.exc import IntegrityError
+
+from shared.db.messaging_tables import inbox
+from shared.db.unit_of_work import UnitOfWork
+from shared.events.envelope import Envelope
+from shared.events.registry import EventSchema
+from shared.messaging.broker import BrokerConnection
+from shared.messaging.retry import RetrySchedule
+from shared.messaging.topology import ServiceQueues, declare_service_queues
+from shared.observability.context import correlated
+from shared.observability.metrics import (
+    DEAD_LETTERS,
+    EVENT_HANDLING_DURATION,
+    EVENTS_CONSUMED,
+)
+from shared.settings import BrokerSettings
+
+log = logging.getLogger(__name__)
+
+E = TypeVar("E", bound=EventSchema)
+Handler = Callable[[UnitOfWork, E, Envelope], Awaitable[None]]
+
+RETRY_COUNT_HEADER = "x-retry-count"
+ERROR_HEADER = "x-error"
+ERROR_TYPE_HEADER = "x-error-type"
+PARKED_AT_HEADER = "x-parked-at"
+ORIGINAL_ROUTING_KEY_HEADER = "x-original-routing-key"
+
+
+@dataclass(frozen=True)
+class Subscription(Generic[E]):
+    """A service handles this event type and version with this handler."""
+
+    schema: type[E]
+    handler: Handler[E]
+
+    @property
+    def routing_key(self) -> str:
+        return self.schema.routing_key()
+
+
+class EventConsumer:
+    def __init__(
+        self,
+        service: str,
+        queues: ServiceQueues,
+        settings: BrokerSettings,
+        subscriptions: Sequence[Subscription[Any]],
+        unit_of_work: Callable[[], UnitOfWork],
+        broker: BrokerConnection,
+    ) -> None:
+        self._service = service
+        self._queues = queues
+        self._settings = settings
+        self._subscriptions = {
+            (s.schema.event_type, s.schema.event_version): s for s in subscriptions
+        }
+        self._unit_of_work = unit_of_work
+        self._broker = broker
+        self._schedule = RetrySchedule(settings.retry_delays)
+        self._slots = asyncio.Semaphore(settings.handler_concurrency)
+        self._channel: AbstractChannel | None = None
+        self._default_exchange: AbstractExchange | None = None
+        self._consumer_tag: str | None = None
+        broker.on_connect(self._start)
+
+    @property
+    def is_consuming(self) -> bool:
+        return (
+            self._consumer_tag is not None
+            and self._channel is not None
+            and not self._channel.is_closed
+        )
+
+    async def _start(self, connection: AbstractConnection) -> None:
+        self._consumer_tag = None
+        channel = await connection.channel(publisher_confirms=True, on_return_raises=True)
+        await channel.set_qos(prefetch_count=self._settings.prefetch)
+        queue = await declare_service_queues(
+            channel,
+            self._queues,
+            self._settings,
+            [s.routing_key for s in self._subscriptions.values()],
+        )
+        self._channel = channel
+        self._default_exchange = channel.default_exchange
+        channel.close_callbacks.add(self._on_channel_closed)
+        self._consumer_tag = await queue.consume(self._on_message)
+
+    def _on_channel_closed(self, *_args: Any) -> None:
+        self._consumer_tag = None
+        # A channel can die while its connection lives on (a broker-side channel error);
+        # dropping the connection makes the supervisor set everything up again.
+        if not self._broker_closing():
+            asyncio.get_running_loop().create_task(self._broker.reconnect())
+
+    def _broker_closing(self) -> bool:
+        return not self._broker.is_connected
+
+    async def stop(self) -> None:
+        channel, self._channel = self._channel, None
+        self._consumer_tag = None
+        if channel is not None and not channel.is_closed:
+            channel.close_callbacks.discard(self._on_channel_closed)
+            await channel.close()
+
+    async def refresh_dead_letter_gauge(self) -> int | None:
+        channel = self._channel
+        if channel is None or channel.is_closed:
+            return None
+        queue = await channel.declare_queue(self._queues.dead_letter, passive=True)
+        count = queue.declaration_result.message_count
+        DEAD_LETTERS.labels(self._service).set(count)
+        return count
+
+    async def _on_message(self, message: AbstractIncomingMessage) -> None:
+        async with self._slots:
+            await self._process(message)
+
+    async def _process(self, message: AbstractIncomingMessage) -> None:
+        started = time.perf_counter()
+        try:
+            envelope = Envelope.model_validate_json(message.body)
+        except ValidationError as exc:
+            await self._park(message, "unparseable", exc, event_type="unknown")
+            return
+        subscription = self._subscriptions.get((envelope.type, envelope.version))
+        if subscription is None:
+            # Bound once, no longer handled (or a newer version this build does not know).
+            EVENTS_CONSUMED.labels(self._service, envelope.type, "ignored").inc()
+            await message.ack()
+            return
+        with correlated(envelope.correlation_id, str(envelope.id)):
+            try:
+                event = subscription.schema.model_validate(envelope.data)
+            except ValidationError as exc:
+                await self._park(message, "invalid_data", exc, event_type=envelope.type)
+                return
+            try:
+                outcome = await self._handle_once(subscription, event, envelope)
+            except Exception as exc:
+                await self._retry_or_park(message, envelope, exc)
+                return
+            await message.ack()
+            EVENTS_CONSUMED.labels(self._service, envelope.type, outcome).inc()
+            EVENT_HANDLING_DURATION.labels(self._service, envelope.type).observe(
+                time.perf_counter() - started
+            )
+            log.info(
+                "event %s",
+                outcome,
+                extra={"event_type": envelope.type, "event_id": str(envelope.id)},
+            )
+
+    async def _handle_once(
+        self, subscription: Subscription[Any], event: EventSchema, envelope: Envelope
+    ) -> str:
+        async with self._unit_of_work() as uow:
+            try:
+                await uow.session.execute(
+                    insert(inbox).values(
+                        consumer=self._service,
+                        message_id=str(envelope.id),
+                        event_type=envelope.type,
+                        handled_at=datetime.now(UTC),
+                    )
+                )
+            except IntegrityError:
+                return "duplicate"
+            await subscription.handler(uow, event, envelope)
+            await uow.commit()
+        return "handled"
+
+    async def _retry_or_park(
+        self, message: AbstractIncomingMessage, envelope: Envelope, exc: Exception
+    ) -> None:
+        retries = _retry_count(message)
+        delay = self._schedule.next_delay(retries)
+        if delay is None:
+            log.error(
+                "event handling failed, parking it",
+                exc_info=exc,
+                extra={"event_type": envelope.type, "event_id": str(envelope.id)},
+            )
+            await self._park(message, "handler_failed", exc, event_type=envelope.type)
+            return
+        log.warning(
+            "event handling failed, retrying in %ss",
+            delay,
+            exc_info=exc,
+            extra={"event_type": envelope.type, "event_id": str(envelope.id), "retry": retries + 1},
+        )
+        headers = {
+            **(message.headers or {}),
+            RETRY_COUNT_HEADER: retries + 1,
+            ERROR_HEADER: _describe(exc),
+            ERROR_TYPE_HEADER: type(exc).__name__,
+            # Back from a delay queue the routing key is the queue's name; keep the event's.
+            ORIGINAL_ROUTING_KEY_HEADER: _original_routing_key(message),
+        }
+        if await self._send_copy(message, self._queues.delay(delay), headers):
+            await message.ack()
+            EVENTS_CONSUMED.labels(self._service, envelope.type, "retried").inc()
+
+    async def _park(
+        self, message: AbstractIncomingMessage, reason: str, exc: Exception, event_type: str
+    ) -> None:
+        headers = {
+            **(message.headers or {}),
+            RETRY_COUNT_HEADER: _retry_count(message),
+            ERROR_HEADER: f"{reason}: {_describe(exc)}",
+            ERROR_TYPE_HEADER: type(exc).__name__,
+            PARKED_AT_HEADER: datetime.now(UTC).isoformat(),
+            ORIGINAL_ROUTING_KEY_HEADER: _original_routing_key(message),
+        }
+        if await self._send_copy(message, self._queues.dead_letter, headers):
+            await message.ack()
+            EVENTS_CONSUMED.labels(self._service, event_type, "dead_lettered").inc()
+
+    async def _send_copy(
+        self, message: AbstractIncomingMessage, queue: str, headers: dict[str, Any]
+    ) -> bool:
+        exchange = self._default_exchange
+        try:
+            if exchange is None:
+                raise RuntimeError("no channel")
+            await exchange.publish(
+                aio_pika.Message(
+                    body=message.body,
+                    headers=headers,
+                    content_type=message.content_type,
+                    delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+                    message_id=message.message_id,
+                    correlation_id=message.correlation_id,
+                    type=message.type,
+                ),
+                routing_key=queue,
+                mandatory=True,
+                timeout=30,
+            )
+            return True
+        except Exception:
+            # The copy did not go out: let the broker dead-letter the original itself (the
+            # queue's dead-letter route) instead of acknowledging it away.
+            log.exception(
+                "could not move message to %s; rejecting it to the dead-letter route", queue
+            )
+            try:
+                await message.reject(requeue=False)
+            except Exception:
+                log.exception("reject failed; the broker will redeliver the message")
+            return False
+
+
+def _retry_count(message: AbstractIncomingMessage) -> int:
+    value = (message.headers or {}).get(RETRY_COUNT_HEADER, 0)
+    try:
+        return max(0, int(value))  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return 0
+
+
+def _original_routing_key(message: AbstractIncomingMessage) -> str:
+    headers = message.headers or {}
+    original = headers.get(ORIGINAL_ROUTING_KEY_HEADER)
+    if isinstance(original, str):
+        return original
+    if isinstance(original, bytes):
+        return original.decode()
+    return message.routing_key or ""
+
+
+def _describe(exc: Exception) -> str:
+    return f"{type(exc).__name__}: {exc}"[:1000]

@@ -1,0 +1,41 @@
+"""Writing events into the outbox, inside the caller's transaction."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from shared.db.messaging_tables import outbox
+from shared.events.envelope import Envelope
+from shared.events.registry import EventSchema
+from shared.observability.context import current_causation_id, current_correlation_id
+
+
+def envelope_for(event: EventSchema) -> Envelope:
+    """Wrap an event, carrying the correlation of the work that caused it."""
+    return Envelope(
+        type=event.event_type,
+        version=event.event_version,
+        producer=event.producer,
+        correlation_id=current_correlation_id(),
+        causation_id=current_causation_id(),
+        data=event.model_dump(mode="json"),
+    )
+
+
+async def add_to_outbox(session: AsyncSession, envelope: Envelope) -> None:
+    now = datetime.now(UTC)
+    await session.execute(
+        insert(outbox).values(
+            event_id=str(envelope.id),
+            event_type=envelope.type,
+            routing_key=envelope.routing_key,
+            envelope=envelope.model_dump_json(),
+            correlation_id=envelope.correlation_id,
+            created_at=now,
+            next_attempt_at=now,
+            attempts=0,
+        )
+    )

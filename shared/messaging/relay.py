@@ -1,0 +1,221 @@
+"""The outbox relay: publishes committed events with publisher confirms.
+
+A row is marked published only after the broker confirmed it and routed it to at least one
+queue (``mandatory``); an unroutable or refused row stays pending and is tried again with
+backoff. A crash between confirm and marking publishes the row again: consumers' inboxes make
+that harmless. Several relays (instances of one service) share the outbox through
+``FOR UPDATE SKIP LOCKED`` on PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import aio_pika
+from aio_pika.abc import AbstractChannel, AbstractConnection, AbstractExchange
+from aio_pika.exceptions import DeliveryError, PublishError
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from shared.db.messaging_tables import outbox
+from shared.messaging.broker import BrokerConnection
+from shared.messaging.retry import outbox_backoff
+from shared.messaging.topology import declare_exchange
+from shared.observability.metrics import EVENTS_PUBLISHED, OUTBOX_LAG, OUTBOX_PENDING
+from shared.settings import BrokerSettings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class _Row:
+    id: int
+    event_id: str
+    event_type: str
+    routing_key: str
+    envelope: str
+    correlation_id: str
+    attempts: int
+
+
+class OutboxRelay:
+    def __init__(
+        self,
+        service: str,
+        session_factory: async_sessionmaker[AsyncSession],
+        broker: BrokerConnection,
+        settings: BrokerSettings,
+    ) -> None:
+        self._service = service
+        self._sessions = session_factory
+        self._broker = broker
+        self._settings = settings
+        self._exchange: AbstractExchange | None = None
+        self._channel: AbstractChannel | None = None
+        self._wake = asyncio.Event()
+        self._stopping = False
+        self._last_gauges = 0.0
+        self._last_purge = 0.0
+        broker.on_connect(self._open_channel)
+
+    async def _open_channel(self, connection: AbstractConnection) -> None:
+        channel = await connection.channel(publisher_confirms=True, on_return_raises=True)
+        self._exchange = await declare_exchange(channel, self._settings.exchange)
+        self._channel = channel
+        self.wake()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def stop(self) -> None:
+        self._stopping = True
+        self._wake.set()
+
+    async def run(self) -> None:
+        loop = asyncio.get_running_loop()
+        while not self._stopping:
+            published = 0
+            try:
+                if self._channel_ready():
+                    published = await self.publish_batch()
+                if loop.time() - self._last_gauges >= 1.0:
+                    await self.refresh_gauges()
+                    self._last_gauges = loop.time()
+                if loop.time() - self._last_purge >= 600.0:
+                    await self.purge_published()
+                    self._last_purge = loop.time()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                # The database is away or the channel died mid-batch: nothing was marked, so
+                # the rows are tried again when things are back.
+                log.exception("outbox relay pass failed")
+                await asyncio.sleep(1.0)
+            if published >= self._settings.relay_batch_size:
+                continue
+            self._wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self._settings.relay_poll_seconds)
+
+    def _channel_ready(self) -> bool:
+        return (
+            self._broker.is_connected
+            and self._channel is not None
+            and not self._channel.is_closed
+            and self._exchange is not None
+        )
+
+    async def publish_batch(self) -> int:
+        """Publish one batch of due rows; returns how many the broker confirmed."""
+        exchange = self._exchange
+        if exchange is None:
+            return 0
+        now = datetime.now(UTC)
+        async with self._sessions() as session:
+            result = await session.execute(
+                select(
+                    outbox.c.id,
+                    outbox.c.event_id,
+                    outbox.c.event_type,
+                    outbox.c.routing_key,
+                    outbox.c.envelope,
+                    outbox.c.correlation_id,
+                    outbox.c.attempts,
+                )
+                .where(outbox.c.published_at.is_(None), outbox.c.next_attempt_at <= now)
+                .order_by(outbox.c.id)
+                .limit(self._settings.relay_batch_size)
+                .with_for_update(skip_locked=True)
+            )
+            rows = [_Row(*row) for row in result.all()]
+            if not rows:
+                await session.rollback()
+                return 0
+            outcomes = await asyncio.gather(
+                *(self._publish(exchange, row) for row in rows), return_exceptions=True
+            )
+            confirmed: list[int] = []
+            for row, outcome in zip(rows, outcomes, strict=True):
+                if outcome is None:
+                    confirmed.append(row.id)
+                    EVENTS_PUBLISHED.labels(self._service, row.event_type, "published").inc()
+                elif isinstance(outcome, (PublishError, DeliveryError)):
+                    # Unroutable (no queue bound yet) or refused by the broker: keep it and
+                    # try again later; the pending gauge and this counter show it.
+                    kind = "unroutable" if isinstance(outcome, PublishError) else "failed"
+                    EVENTS_PUBLISHED.labels(self._service, row.event_type, kind).inc()
+                    await self._postpone(session, row, f"{kind}: {outcome!r}", now)
+                    log.warning(
+                        "event not published",
+                        extra={
+                            "event_id": row.event_id,
+                            "event_type": row.event_type,
+                            "outcome": kind,
+                            "attempts": row.attempts + 1,
+                        },
+                    )
+                # Anything else is the connection going away: the row stays as it was.
+            if confirmed:
+                await session.execute(
+                    update(outbox).where(outbox.c.id.in_(confirmed)).values(published_at=now)
+                )
+            await session.commit()
+            return len(confirmed)
+
+    async def _publish(self, exchange: AbstractExchange, row: _Row) -> None:
+        message = aio_pika.Message(
+            body=row.envelope.encode(),
+            content_type="application/json",
+            delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+            message_id=row.event_id,
+            correlation_id=row.correlation_id,
+            type=row.event_type,
+        )
+        await exchange.publish(message, routing_key=row.routing_key, mandatory=True, timeout=30)
+
+    async def _postpone(self, session: AsyncSession, row: _Row, error: str, now: datetime) -> None:
+        attempts = row.attempts + 1
+        delay = outbox_backoff(attempts, self._settings.relay_max_backoff_seconds)
+        await session.execute(
+            update(outbox)
+            .where(outbox.c.id == row.id)
+            .values(
+                attempts=attempts,
+                last_error=error[:2000],
+                next_attempt_at=now + timedelta(seconds=delay),
+            )
+        )
+
+    async def refresh_gauges(self) -> tuple[int, float]:
+        async with self._sessions() as session:
+            count, oldest = (
+                await session.execute(
+                    select(func.count(), func.min(outbox.c.created_at)).where(
+                        outbox.c.published_at.is_(None)
+                    )
+                )
+            ).one()
+            await session.rollback()
+        lag = 0.0
+        if oldest is not None:
+            if oldest.tzinfo is None:
+                oldest = oldest.replace(tzinfo=UTC)
+            lag = max(0.0, (datetime.now(UTC) - oldest).total_seconds())
+        OUTBOX_PENDING.labels(self._service).set(count)
+        OUTBOX_LAG.labels(self._service).set(lag)
+        return count, lag
+
+    async def purge_published(self) -> int:
+        cutoff = datetime.now(UTC) - timedelta(hours=self._settings.outbox_retention_hours)
+        async with self._sessions() as session:
+            result = await session.execute(
+                delete(outbox).where(
+                    outbox.c.published_at.is_not(None), outbox.c.published_at < cutoff
+                )
+            )
+            await session.commit()
+        return int(result.rowcount or 0)  # type: ignore[attr-defined]

@@ -1,0 +1,156 @@
+"""Assembling one service: its routes, and in the lifespan its engine, broker connection,
+outbox relay and event consumer. Nothing here runs at import time."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, FastAPI
+from sqlalchemy import delete
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from shared.auth.tokens import TokenVerifier
+from shared.db.engine import create_engine, create_session_factory
+from shared.db.messaging_tables import inbox
+from shared.db.unit_of_work import UnitOfWork
+from shared.http import operations
+from shared.http.middleware import RequestContextMiddleware
+from shared.http.problems import install_problem_handlers
+from shared.messaging.broker import BrokerConnection
+from shared.messaging.consumer import EventConsumer, Subscription
+from shared.messaging.relay import OutboxRelay
+from shared.messaging.topology import ServiceQueues
+from shared.observability.logs import configure_logging
+from shared.settings import ServiceSettings, SuiteSettings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ServiceDefinition:
+    name: str
+    title: str
+    description: str
+    routers: Sequence[APIRouter]
+    subscriptions: Sequence[Subscription[Any]]
+    migrations_dir: Path
+    settings_class: type[ServiceSettings]
+    openapi_tags: Sequence[dict[str, str]] = field(default_factory=tuple)
+
+    def settings_from_env(self) -> SuiteSettings:
+        return SuiteSettings(self.settings_class())
+
+
+class ServiceRuntime:
+    """What one running service process holds, reachable from routes via ``app.state``."""
+
+    def __init__(self, definition: ServiceDefinition, settings: SuiteSettings) -> None:
+        self.service = definition.name
+        self.settings = settings
+        self.engine: AsyncEngine = create_engine(settings.service.database_url)
+        self.sessions: async_sessionmaker[AsyncSession] = create_session_factory(self.engine)
+        self.broker = BrokerConnection(
+            settings.broker.amqp_url, definition.name, settings.broker.reconnect_max_seconds
+        )
+        self.queues = ServiceQueues.for_service(definition.name, settings.broker)
+        self.relay: OutboxRelay | None = None
+        if settings.service.run_relay:
+            self.relay = OutboxRelay(definition.name, self.sessions, self.broker, settings.broker)
+        self.consumer: EventConsumer | None = None
+        if settings.service.run_consumer:
+            self.consumer = EventConsumer(
+                definition.name,
+                self.queues,
+                settings.broker,
+                definition.subscriptions,
+                self.unit_of_work,
+                self.broker,
+            )
+        self._tasks: list[asyncio.Task[None]] = []
+
+    def unit_of_work(self) -> UnitOfWork:
+        return UnitOfWork(self.sessions, self.relay.wake if self.relay else None)
+
+    async def start(self) -> None:
+        self._tasks.append(asyncio.create_task(self.broker.run(), name="broker"))
+        if self.relay is not None:
+            self._tasks.append(asyncio.create_task(self.relay.run(), name="outbox-relay"))
+        self._tasks.append(asyncio.create_task(self._housekeeping(), name="housekeeping"))
+
+    async def stop(self) -> None:
+        if self.consumer is not None:
+            with contextlib.suppress(Exception):
+                await self.consumer.stop()
+        if self.relay is not None:
+            self.relay.stop()
+        await self.broker.close()
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.engine.dispose()
+
+    async def _housekeeping(self) -> None:
+        """Refresh the dead-letter gauge; purge inbox rows past their retention."""
+        loop = asyncio.get_running_loop()
+        last_purge = 0.0
+        while True:
+            await asyncio.sleep(5.0)
+            try:
+                if self.consumer is not None:
+                    await self.consumer.refresh_dead_letter_gauge()
+                if loop.time() - last_purge >= 600.0:
+                    await self._purge_inbox()
+                    last_purge = loop.time()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.warning("housekeeping pass failed", exc_info=True)
+
+    async def _purge_inbox(self) -> None:
+        cutoff = datetime.now(UTC) - timedelta(days=self.settings.broker.inbox_retention_days)
+        async with self.sessions() as session:
+            await session.execute(delete(inbox).where(inbox.c.handled_at < cutoff))
+            await session.commit()
+
+
+def build_app(definition: ServiceDefinition, settings: SuiteSettings | None = None) -> FastAPI:
+    settings = settings or definition.settings_from_env()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        configure_logging(definition.name, settings.service.log_level)
+        app.state.token_verifier = TokenVerifier(settings.auth)
+        runtime = ServiceRuntime(definition, settings)
+        app.state.runtime = runtime
+        await runtime.start()
+        log.info("service started", extra={"port": settings.service.port})
+        try:
+            yield
+        finally:
+            await runtime.stop()
+            log.info("service stopped")
+
+    app = FastAPI(
+        title=definition.title,
+        description=definition.description,
+        version="0.1.0",
+        lifespan=lifespan,
+        openapi_tags=list(definition.openapi_tags) or None,
+    )
+    install_problem_handlers(app)
+    app.add_middleware(
+        RequestContextMiddleware,
+        service=definition.name,
+        max_body_bytes=settings.http.max_body_bytes,
+    )
+    app.include_router(operations.router)
+    for router in definition.routers:
+        app.include_router(router)
+    return app
