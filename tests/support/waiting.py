@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 import time
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
@@ -11,16 +12,21 @@ T = TypeVar("T")
 
 
 async def eventually(
-    probe: Callable[[], Awaitable[T]],
+    probe: Callable[[], Awaitable[T] | T],
     until: Callable[[T], bool] = bool,
     within: float = 15.0,
     interval: float = 0.05,
     what: str = "condition",
 ) -> T:
-    """Call ``probe`` until ``until(result)`` holds; fail with the last result at the deadline."""
+    """Call ``probe`` (plain or async) until ``until(result)`` holds.
+
+    At the deadline, fail with the last result seen.
+    """
     deadline = time.monotonic() + within
     while True:
-        result = await probe()
+        result = probe()
+        if inspect.isawaitable(result):
+            result = await result
         if until(result):
             return result
         if time.monotonic() > deadline:
