@@ -110,8 +110,8 @@ class ServiceRuntime:
                     last_purge = loop.time()
             except asyncio.CancelledError:
                 raise
-            except Exception:
-                log.warning("housekeeping pass failed", exc_info=True)
+            except Exception as exc:
+                log.warning("housekeeping pass failed", extra={"error": repr(exc)[:300]})
 
     async def _purge_inbox(self) -> None:
         cutoff = datetime.now(UTC) - timedelta(days=self.settings.broker.inbox_retention_days)

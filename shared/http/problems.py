@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, ProgrammingError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 PROBLEM_JSON = "application/problem+json"
@@ -90,7 +91,32 @@ async def _on_problem(_request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+def database_unavailable(exc: BaseException) -> bool:
+    """The database could not be reached or was busy, as opposed to refusing what we sent
+    (a constraint, bad data) or our own bug (bad SQL)."""
+    if isinstance(exc, DBAPIError):
+        return not isinstance(exc, (IntegrityError, DataError, ProgrammingError))
+    # The pool re-raises the driver's own error when it cannot connect at all.
+    return isinstance(exc, (ConnectionError, TimeoutError))
+
+
+async def _on_database_error(request: Request, exc: Exception) -> JSONResponse:
+    if not database_unavailable(exc):
+        raise exc
+    # The transaction was rolled back whole, so the client can safely send it again.
+    return problem_response(
+        503,
+        "Service Unavailable",
+        "The service's database is not reachable at the moment; nothing was saved. "
+        "Try again shortly.",
+        type_="urn:aftersales:problem:database-unavailable",
+        headers={"Retry-After": "5"},
+    )
+
+
 def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _on_validation_error)
     app.add_exception_handler(StarletteHTTPException, _on_http_error)
     app.add_exception_handler(Problem, _on_problem)
+    app.add_exception_handler(DBAPIError, _on_database_error)
+    app.add_exception_handler(ConnectionError, _on_database_error)

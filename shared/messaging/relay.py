@@ -19,6 +19,7 @@ import aio_pika
 from aio_pika.abc import AbstractChannel, AbstractConnection, AbstractExchange
 from aio_pika.exceptions import DeliveryError, PublishError
 from sqlalchemy import delete, func, select, update
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shared.db.messaging_tables import outbox
@@ -90,9 +91,15 @@ class OutboxRelay:
                     self._last_purge = loop.time()
             except asyncio.CancelledError:
                 raise
+            except (DBAPIError, OSError) as exc:
+                # The database is away: nothing was marked, so the rows go out when it is back.
+                log.warning(
+                    "outbox relay pass failed: %s",
+                    type(exc).__name__,
+                    extra={"error": str(exc)[:300]},
+                )
+                await asyncio.sleep(1.0)
             except Exception:
-                # The database is away or the channel died mid-batch: nothing was marked, so
-                # the rows are tried again when things are back.
                 log.exception("outbox relay pass failed")
                 await asyncio.sleep(1.0)
             if published >= self._settings.relay_batch_size:
