@@ -8,9 +8,10 @@ carry no prefix so that one environment configures the whole suite.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
 from pydantic import Field, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
 class BrokerSettings(BaseSettings):
@@ -23,7 +24,10 @@ class BrokerSettings(BaseSettings):
     prefetch: int = Field(200, alias="EVENTS_PREFETCH", ge=1)
     handler_concurrency: int = Field(16, alias="EVENTS_HANDLER_CONCURRENCY", ge=1)
     delivery_limit: int = Field(20, alias="EVENTS_DELIVERY_LIMIT", ge=1)
-    retry_delays: tuple[float, ...] = Field((1.0, 10.0, 60.0, 600.0), alias="EVENTS_RETRY_DELAYS")
+    # Comma-separated seconds in the environment: "1,10,60,600".
+    retry_delays: Annotated[tuple[float, ...], NoDecode] = Field(
+        (1.0, 10.0, 60.0, 600.0), alias="EVENTS_RETRY_DELAYS"
+    )
     relay_batch_size: int = Field(500, alias="OUTBOX_BATCH_SIZE", ge=1)
     relay_poll_seconds: float = Field(0.5, alias="OUTBOX_POLL_SECONDS", gt=0)
     relay_max_backoff_seconds: float = Field(60.0, alias="OUTBOX_MAX_BACKOFF_SECONDS", gt=0)
@@ -34,7 +38,6 @@ class BrokerSettings(BaseSettings):
     @field_validator("retry_delays", mode="before")
     @classmethod
     def _parse_delays(cls, value: object) -> object:
-        # Operators write "1,10,60,600" in the environment.
         if isinstance(value, str):
             return tuple(float(part) for part in value.split(",") if part.strip())
         return value
