@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import shutil
 import signal
@@ -77,6 +78,9 @@ def _safe_url(url: str) -> str:
 
 
 async def _broker_reachable(url: str) -> bool:
+    # The launcher says what is wrong in its own words; the client library would add its own.
+    for name in ("aiormq", "aio_pika"):
+        logging.getLogger(name).setLevel(logging.CRITICAL)
     try:
         connection = await aio_pika.connect(url, timeout=3)
     except Exception:
