@@ -8,17 +8,15 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, FastAPI
-from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from shared.auth.tokens import TokenVerifier
 from shared.db.engine import create_engine, create_session_factory
-from shared.db.messaging_tables import inbox
 from shared.db.unit_of_work import UnitOfWork
 from shared.http import operations
 from shared.http.middleware import RequestContextMiddleware
@@ -26,6 +24,7 @@ from shared.http.problems import install_problem_handlers
 from shared.messaging.broker import BrokerConnection
 from shared.messaging.consumer import EventConsumer, Subscription
 from shared.messaging.relay import OutboxRelay
+from shared.messaging.retention import purge_handled_inbox
 from shared.messaging.topology import ServiceQueues
 from shared.observability.logs import configure_logging
 from shared.settings import ServiceSettings, SuiteSettings
@@ -106,18 +105,14 @@ class ServiceRuntime:
                 if self.consumer is not None:
                     await self.consumer.refresh_dead_letter_gauge()
                 if loop.time() - last_purge >= 600.0:
-                    await self._purge_inbox()
+                    await purge_handled_inbox(
+                        self.sessions, timedelta(days=self.settings.broker.inbox_retention_days)
+                    )
                     last_purge = loop.time()
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
                 log.warning("housekeeping pass failed", extra={"error": repr(exc)[:300]})
-
-    async def _purge_inbox(self) -> None:
-        cutoff = datetime.now(UTC) - timedelta(days=self.settings.broker.inbox_retention_days)
-        async with self.sessions() as session:
-            await session.execute(delete(inbox).where(inbox.c.handled_at < cutoff))
-            await session.commit()
 
 
 def build_app(definition: ServiceDefinition, settings: SuiteSettings | None = None) -> FastAPI:

@@ -18,12 +18,13 @@ from datetime import UTC, datetime, timedelta
 import aio_pika
 from aio_pika.abc import AbstractChannel, AbstractConnection, AbstractExchange
 from aio_pika.exceptions import DeliveryError, PublishError
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shared.db.messaging_tables import outbox
 from shared.messaging.broker import BrokerConnection
+from shared.messaging.retention import purge_published_outbox
 from shared.messaging.retry import outbox_backoff
 from shared.messaging.topology import declare_exchange
 from shared.observability.metrics import EVENTS_PUBLISHED, OUTBOX_LAG, OUTBOX_PENDING
@@ -217,12 +218,6 @@ class OutboxRelay:
         return count, lag
 
     async def purge_published(self) -> int:
-        cutoff = datetime.now(UTC) - timedelta(hours=self._settings.outbox_retention_hours)
-        async with self._sessions() as session:
-            result = await session.execute(
-                delete(outbox).where(
-                    outbox.c.published_at.is_not(None), outbox.c.published_at < cutoff
-                )
-            )
-            await session.commit()
-        return int(result.rowcount or 0)  # type: ignore[attr-defined]
+        return await purge_published_outbox(
+            self._sessions, timedelta(hours=self._settings.outbox_retention_hours)
+        )

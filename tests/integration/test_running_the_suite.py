@@ -5,6 +5,7 @@ stopping everything, and metrics added up over several worker processes."""
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import signal
 from datetime import timedelta
@@ -67,7 +68,7 @@ async def test_run_starts_the_five_services_and_ctrl_c_stops_them(
         token = issue_local_token(
             auth, "agent", ["intake_agent", "dispatcher"], ttl=timedelta(minutes=5)
         )
-        headers = {"Authorization": f"Bearer {token}"}
+        headers = {"Authorization": f"Bearer {token}", "X-Correlation-ID": "launch-call-1"}
         async with httpx.AsyncClient(timeout=5, headers=headers) as client:
             created = await client.post(
                 f"http://127.0.0.1:{ports['intake']}/api/v1/service-requests",
@@ -83,6 +84,23 @@ async def test_run_starts_the_five_services_and_ctrl_c_stops_them(
             url = f"http://127.0.0.1:{ports['dispatch']}/api/v1/incoming-requests/{number}"
             await eventually(lambda: _status_with(client, url), lambda s: s == 200)
 
+        # One JSON object per log line; the phone call's correlation id is in intake's
+        # access log and in dispatch's record of handling the event it caused.
+        logs = {name: _json_lines(tmp_path / "data" / "logs" / f"{name}.log") for name in ports}
+        assert all(logs.values())
+        assert any(
+            entry.get("correlation_id") == "launch-call-1" and entry.get("status") == 201
+            for entry in logs["intake"]
+        )
+        handled = [
+            entry
+            for entry in logs["dispatch"]
+            if entry.get("correlation_id") == "launch-call-1"
+            and entry.get("event_type") == "intake.request.registered"
+        ]
+        assert handled and handled[0]["service"] == "dispatch"
+        assert handled[0]["causation_id"] == handled[0]["event_id"]
+
         process.send_signal(signal.SIGINT)
         assert await asyncio.wait_for(process.wait(), 30) == 0
         for port in ports.values():
@@ -91,6 +109,10 @@ async def test_run_starts_the_five_services_and_ctrl_c_stops_them(
         if process.returncode is None:
             process.kill()
             await process.wait()
+
+
+def _json_lines(path: Path) -> list[dict[str, object]]:
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
 async def _status_with(client: httpx.AsyncClient, url: str) -> int:
