@@ -96,13 +96,14 @@ class ServiceRuntime:
         await self.engine.dispose()
 
     async def _housekeeping(self) -> None:
-        """Refresh the dead-letter gauge; purge inbox rows past their retention."""
+        """Keep the consumer consuming, refresh the dead-letter gauge, purge old inbox ids."""
         loop = asyncio.get_running_loop()
         last_purge = 0.0
         while True:
             await asyncio.sleep(5.0)
             try:
                 if self.consumer is not None:
+                    await self.consumer.ensure_consuming()
                     await self.consumer.refresh_dead_letter_gauge()
                 if loop.time() - last_purge >= 600.0:
                     await purge_handled_inbox(

@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
 import aio_pika
+import aiormq
 from aio_pika.abc import (
     AbstractChannel,
     AbstractConnection,
@@ -89,17 +90,27 @@ class EventConsumer:
         self._schedule = RetrySchedule(settings.retry_delays)
         self._slots = asyncio.Semaphore(settings.handler_concurrency)
         self._channel: AbstractChannel | None = None
+        self._underlay: aiormq.abc.AbstractChannel | None = None
         self._default_exchange: AbstractExchange | None = None
         self._consumer_tag: str | None = None
         broker.on_connect(self._start)
 
     @property
     def is_consuming(self) -> bool:
-        return (
-            self._consumer_tag is not None
-            and self._channel is not None
-            and not self._channel.is_closed
-        )
+        channel = self._channel
+        if self._consumer_tag is None or channel is None or channel.is_closed:
+            return False
+        # The broker can cancel a consumer while its channel lives on (queue deleted, node
+        # maintenance); the client then forgets the tag.
+        return self._underlay is not None and self._consumer_tag in self._underlay.consumers
+
+    async def ensure_consuming(self) -> bool:
+        """Set the consumer up again if the broker dropped it; True when it was dropped."""
+        if not self._broker.is_connected or self.is_consuming:
+            return False
+        log.warning("the broker no longer delivers to this consumer; setting it up again")
+        await self._broker.reconnect()
+        return True
 
     async def _start(self, connection: AbstractConnection) -> None:
         self._consumer_tag = None
@@ -112,6 +123,7 @@ class EventConsumer:
             [s.routing_key for s in self._subscriptions.values()],
         )
         self._channel = channel
+        self._underlay = await channel.get_underlay_channel()
         self._default_exchange = channel.default_exchange
         channel.close_callbacks.add(self._on_channel_closed)
         self._consumer_tag = await queue.consume(self._on_message)

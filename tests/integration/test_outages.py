@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 
+import aio_pika
 import httpx
 import pytest
 
@@ -114,3 +115,37 @@ async def test_database_outage_is_reported_and_survived(
         answer = await intake.client.get(f"/api/v1/service-requests/{number}", headers=agent)
         assert answer.status_code == 200
         assert isinstance(answer, httpx.Response)
+
+
+async def test_consumer_cancelled_by_the_broker_is_reported_and_set_up_again(
+    databases: DatabaseFactory,
+    broker: BrokerSettings,
+    auth: AuthSettings,
+    staff_headers: Callable[..., dict[str, str]],
+) -> None:
+    dispatch_db = await databases.migrated(DISPATCH.migrations_dir, "dispatch")
+    intake_db = await databases.migrated(INTAKE.migrations_dir, "intake")
+    async with (
+        running_service(DISPATCH, dispatch_db, broker, auth) as dispatch,
+        running_service(INTAKE, intake_db, broker, auth) as intake,
+    ):
+        await eventually(lambda: _ready(dispatch), lambda s: s == 200)
+        # Someone deletes dispatch's queue: the broker cancels its consumer, the connection
+        # stays up.
+        connection = await aio_pika.connect(broker.amqp_url)
+        try:
+            channel = await connection.channel()
+            await channel.queue_delete(dispatch.runtime.queues.main)
+        finally:
+            await connection.close()
+        await eventually(lambda: _ready(dispatch), lambda s: s == 503, what="not ready")
+        # Within a housekeeping pass the queue and the consumer are back, and events flow.
+        await eventually(lambda: _ready(dispatch), lambda s: s == 200, within=20)
+        number = await _register(intake, staff_headers("intake_agent"), 1)
+        answer = await eventually(
+            lambda: dispatch.client.get(
+                f"/api/v1/incoming-requests/{number}", headers=staff_headers("dispatcher")
+            ),
+            lambda a: a.status_code == 200,
+        )
+        assert answer.json()["request_no"] == number
