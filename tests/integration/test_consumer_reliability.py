@@ -12,7 +12,12 @@ import aio_pika
 from shared.messaging.dead_letters import list_parked, replay_parked
 from shared.messaging.topology import ServiceQueues
 from shared.settings import BrokerSettings
-from tests.support.broker import publish_envelopes, publish_raw
+from tests.support.broker import (
+    isolated_broker_settings,
+    publish_envelopes,
+    publish_raw,
+    remove_broker_objects,
+)
 from tests.support.crash_after_commit import CRASH_EXIT_CODE
 from tests.support.databases import DatabaseFactory
 from tests.support.metrics import sample
@@ -25,6 +30,7 @@ from tests.support.probe import (
     registered,
     running_probe,
 )
+from tests.support.servers import Servers
 from tests.support.waiting import eventually
 
 EVENT = "intake.request.registered"
@@ -94,6 +100,48 @@ async def test_consumer_killed_after_commit_before_ack_has_no_second_effect(
         )
         await eventually(lambda: _queue_depth(broker, queues.main), lambda d: d == 0)
     assert await effect_counts(database_url) == {"SR-2026-900001": 1}
+
+
+async def test_message_that_kills_every_consumer_is_parked_by_the_delivery_limit(
+    databases: DatabaseFactory, servers: Servers
+) -> None:
+    database_url = await _probe_database(databases)
+    broker = isolated_broker_settings(servers.amqp_url, EVENTS_DELIVERY_LIMIT=2)
+    queues = ServiceQueues.for_service(PROBE, broker)
+    envelope = registered("SR-2026-900002")
+    crashes = 0
+    try:
+        for _ in range(6):
+            consumer = await asyncio.create_subprocess_exec(
+                sys.executable,
+                "-m",
+                "tests.support.crash_after_commit",
+                database_url,
+                broker.amqp_url,
+                broker.exchange,
+                broker.queue_prefix,
+                "in-handler",
+                str(broker.delivery_limit),
+            )
+            await eventually(lambda: _queue_depth(broker, queues.main), lambda d: d is not None)
+            if crashes == 0:
+                await publish_envelopes(broker, [envelope])
+            try:
+                code = await asyncio.wait_for(consumer.wait(), 5)
+            except TimeoutError:
+                # Nothing left to kill it: the message is no longer delivered.
+                consumer.kill()
+                await consumer.wait()
+                break
+            assert code == CRASH_EXIT_CODE
+            crashes += 1
+        parked = await list_parked(broker.amqp_url, queues)
+    finally:
+        await remove_broker_objects(broker, [PROBE])
+    assert crashes == broker.delivery_limit + 1
+    assert [m.message_id for m in parked] == [str(envelope.id)]
+    assert parked[0].error.startswith("dead-lettered by the broker")
+    assert await effect_counts(database_url) == {}
 
 
 async def test_poison_message_is_retried_on_schedule_parked_and_replayed_once(
