@@ -32,7 +32,7 @@ RUN pip install --no-deps /tmp/src && rm -rf /tmp/src
 # land under /app/data. It belongs to the service user, and so does a fresh named volume
 # mounted at /app/data/auth, which copies the ownership of the directory it covers.
 RUN useradd --system --uid 10001 --user-group --home-dir /app --no-create-home --shell /usr/sbin/nologin aftersales \
-    && mkdir -p /app/data/auth \
+    && mkdir -p /app/data/auth /app/data/intake \
     && chown -R aftersales:aftersales /app
 WORKDIR /app
 

@@ -1,3 +1,6 @@
+from pathlib import Path
+
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from shared.settings import ServiceSettings
@@ -8,3 +11,10 @@ class IntakeSettings(ServiceSettings):
 
     database_url: str = "sqlite+aiosqlite:///data/intake.db"
     port: int = 8001
+    default_warranty_months: int = Field(12, ge=0)
+    # Dealer API (the published contract's numbers).
+    dealer_clock_skew_seconds: int = Field(300, ge=1)
+    dealer_rate_per_second: float = Field(20.0, gt=0)
+    dealer_burst: int = Field(100, ge=1)
+    idempotency_hours: float = Field(24.0, gt=0)
+    secrets_key_file: Path = Path("data/intake/dealer-secrets.key")

@@ -7,9 +7,6 @@ production sets ``AUTH_JWKS_URL`` and only verifies what the provider issued.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import os
-import tempfile
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -19,6 +16,7 @@ import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from shared.key_files import read_or_create
 from shared.settings import AuthSettings
 
 LOCAL_ALGORITHM = "ES256"
@@ -38,29 +36,16 @@ class Staff:
 
 
 def ensure_local_key(path: Path) -> ec.EllipticCurvePrivateKey:
-    """Load the local signing key, creating it if this is the first start.
+    """Load the local signing key, creating it if this is the first start."""
 
-    Five services start at once on one machine, so the file is written to a temporary name
-    and linked into place: whoever links first wins and everyone reads that key.
-    """
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        key = ec.generate_private_key(ec.SECP256R1())
-        pem = key.private_bytes(
+    def new_key() -> bytes:
+        return ec.generate_private_key(ec.SECP256R1()).private_bytes(
             serialization.Encoding.PEM,
             serialization.PrivateFormat.PKCS8,
             serialization.NoEncryption(),
         )
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".signing-key-")
-        try:
-            os.write(fd, pem)
-            os.close(fd)
-            os.chmod(tmp, 0o600)
-            with contextlib.suppress(FileExistsError):
-                os.link(tmp, path)
-        finally:
-            os.unlink(tmp)
-    loaded = serialization.load_pem_private_key(path.read_bytes(), password=None)
+
+    loaded = serialization.load_pem_private_key(read_or_create(path, new_key), password=None)
     if not isinstance(loaded, ec.EllipticCurvePrivateKey):
         raise InvalidToken(f"{path} does not hold an EC private key")
     return loaded

@@ -10,7 +10,7 @@ import pytest
 from services.intake.app import DEFINITION as INTAKE
 from services.intake.commands import RegisterRequest, register_request
 from services.intake.db.repository import ServiceRequestRepository
-from services.intake.domain.service_request import Channel
+from services.intake.domain.service_request import Channel, Customer
 from shared.db.engine import create_engine, create_session_factory
 from shared.db.migrations import upgrade_to_head
 from shared.db.unit_of_work import UnitOfWork
@@ -18,8 +18,7 @@ from tests.support.databases import DatabaseFactory
 
 COMMAND = RegisterRequest(
     channel=Channel.WEB,
-    customer_name="李娜",
-    customer_phone="13700000000",
+    customer=Customer(name="李娜", phone="13700000000"),
     product_model="WX-200",
     serial_no="WX200-9",
     fault_description="噪音大",

@@ -4,11 +4,17 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Response
+from fastapi import APIRouter, Depends, Path, Request, Response
 
-from services.intake.api.schemas import ServiceRequestCreate, ServiceRequestRead
+from services.intake.api.schemas import (
+    CustomerRead,
+    ServiceRequestCreate,
+    ServiceRequestRead,
+    TimelineEntryRead,
+    WarrantyRead,
+)
 from services.intake.commands import RegisterRequest, find_request, register_request
-from services.intake.domain.service_request import ServiceRequest
+from services.intake.domain.service_request import Customer, ServiceRequest
 from shared.auth.dependencies import require_roles
 from shared.auth.roles import Role
 from shared.auth.tokens import Staff
@@ -20,16 +26,44 @@ router = APIRouter(prefix="/api/v1/service-requests", tags=["service requests"])
 RequestNo = Annotated[str, Path(pattern=r"^SR-\d{4}-\d{6}$", examples=["SR-2026-000123"])]
 
 
-def _read(request: ServiceRequest) -> ServiceRequestRead:
+def request_read(request: ServiceRequest) -> ServiceRequestRead:
     return ServiceRequestRead(
         request_no=request.request_no,
         channel=request.channel,
         status=request.status,
-        customer_name=request.customer_name,
+        kind=request.kind,
+        severity=request.severity,
+        request=request.customer_asks,
+        customer=CustomerRead(
+            name=request.customer.name,
+            phone=request.customer.phone,
+            address=request.customer.address,
+            region=request.customer.region,
+        ),
         product_model=request.product_model,
+        product_line=request.product_line,
         serial_no=request.serial_no,
+        purchase_date=request.purchase_date,
+        quantity=request.quantity,
         fault_description=request.fault_description,
+        fault_code=request.fault_code,
+        warranty=WarrantyRead(
+            in_warranty=request.in_warranty, expires_on=request.warranty_expires_on
+        ),
+        dealer_id=request.dealer_id,
+        dealer_report_no=request.dealer_report_no,
         received_at=request.received_at,
+        updated_at=request.updated_at,
+        timeline=[
+            TimelineEntryRead(
+                at=entry.at,
+                department=entry.department,
+                status=entry.status,
+                summary=entry.summary,
+                details=entry.details,
+            )
+            for entry in request.timeline
+        ],
     )
 
 
@@ -37,31 +71,44 @@ def _read(request: ServiceRequest) -> ServiceRequestRead:
 async def create_service_request(
     body: ServiceRequestCreate,
     uow: UnitOfWorkDep,
+    request: Request,
     response: Response,
-    _staff: Annotated[Staff, Depends(require_roles(Role.INTAKE_AGENT))],
+    staff: Annotated[Staff, Depends(require_roles(Role.INTAKE_AGENT))],
 ) -> ServiceRequestRead:
-    request = await register_request(
+    registered = await register_request(
         uow,
         RegisterRequest(
             channel=body.channel,
-            customer_name=body.customer.name,
-            customer_phone=body.customer.phone,
+            customer=Customer(
+                name=body.customer.name,
+                phone=body.customer.phone,
+                address=body.customer.address,
+                region=body.customer.region,
+            ),
             product_model=body.product.model,
             serial_no=body.product.serial_no,
             fault_description=body.fault_description,
+            customer_asks=body.request,
+            severity=body.severity,
+            purchase_date=body.purchase_date,
+            quantity=body.quantity,
+            fault_code=body.fault_code,
+            fault_occurred_at=body.fault_occurred_at,
+            actor=staff.subject,
         ),
+        request.app.state.runtime.settings.service.default_warranty_months,
     )
-    response.headers["Location"] = f"{router.prefix}/{request.request_no}"
-    return _read(request)
+    response.headers["Location"] = f"{router.prefix}/{registered.request_no}"
+    return request_read(registered)
 
 
-@router.get("/{request_no}", summary="One service request")
+@router.get("/{request_no}", summary="One service request, with its timeline")
 async def get_service_request(
     request_no: RequestNo,
     uow: UnitOfWorkDep,
-    _staff: Annotated[Staff, Depends(require_roles(Role.INTAKE_AGENT, read=True))],
+    _staff: Annotated[Staff, Depends(require_roles(Role.INTAKE_AGENT, Role.MANAGER, read=True))],
 ) -> ServiceRequestRead:
-    request = await find_request(uow, request_no)
-    if request is None:
+    found = await find_request(uow, request_no, with_timeline=True)
+    if found is None:
         raise Problem(404, "Not Found", f"No service request {request_no}.")
-    return _read(request)
+    return request_read(found)

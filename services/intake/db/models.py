@@ -2,9 +2,23 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
+from typing import Any
 
-from sqlalchemy import Integer, MetaData, String, Text
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from shared.db.types import UtcDateTime
@@ -14,19 +28,98 @@ class Base(DeclarativeBase):
     metadata = MetaData()
 
 
+class ProductModelRow(Base):
+    __tablename__ = "product_models"
+
+    model: Mapped[str] = mapped_column(String(100), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    product_line: Mapped[str] = mapped_column(String(100))
+    warranty_months: Mapped[int] = mapped_column(Integer)
+    covers_parts: Mapped[bool] = mapped_column(Boolean, default=True)
+    covers_labour: Mapped[bool] = mapped_column(Boolean, default=True)
+    covers_travel: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class UnitRow(Base):
+    """A unit sold, known by its serial number."""
+
+    __tablename__ = "units"
+
+    serial_no: Mapped[str] = mapped_column(String(100), primary_key=True)
+    product_model: Mapped[str] = mapped_column(String(100))
+    purchase_date: Mapped[date | None] = mapped_column(Date)
+    owner_customer_id: Mapped[int | None] = mapped_column(Integer)
+    selling_dealer_id: Mapped[str | None] = mapped_column(String(20))
+    registered_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class CustomerRow(Base):
+    __tablename__ = "customers"
+    __table_args__ = (Index("ix_customers_phone", "phone"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(200))
+    phone: Mapped[str] = mapped_column(String(50))
+    other_phones: Mapped[list[str]] = mapped_column(JSON, default=list)
+    address: Mapped[str | None] = mapped_column(String(500))
+    region: Mapped[str | None] = mapped_column(String(100))
+    latitude: Mapped[float | None] = mapped_column(Float)
+    longitude: Mapped[float | None] = mapped_column(Float)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
 class ServiceRequestRow(Base):
     __tablename__ = "service_requests"
+    __table_args__ = (
+        UniqueConstraint("dealer_id", "dealer_report_no", name="uq_service_requests_dealer_report"),
+        Index("ix_service_requests_updated", "updated_at", "id"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     request_no: Mapped[str] = mapped_column(String(20), unique=True)
     channel: Mapped[str] = mapped_column(String(20))
+    kind: Mapped[str | None] = mapped_column(String(30))
+    severity: Mapped[str | None] = mapped_column(String(20))
+    customer_request: Mapped[str | None] = mapped_column(String(30))
+    customer_id: Mapped[int | None] = mapped_column(Integer)
     customer_name: Mapped[str] = mapped_column(String(200))
     customer_phone: Mapped[str] = mapped_column(String(50))
+    customer_address: Mapped[str | None] = mapped_column(String(500))
+    customer_region: Mapped[str | None] = mapped_column(String(100))
     product_model: Mapped[str] = mapped_column(String(100))
+    product_line: Mapped[str | None] = mapped_column(String(100))
     serial_no: Mapped[str] = mapped_column(String(100))
+    purchase_date: Mapped[date | None] = mapped_column(Date)
+    quantity: Mapped[int] = mapped_column(Integer, default=1)
     fault_description: Mapped[str] = mapped_column(Text)
+    fault_code: Mapped[str | None] = mapped_column(String(50))
+    fault_occurred_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    in_warranty: Mapped[bool | None] = mapped_column(Boolean)
+    warranty_expires_on: Mapped[date | None] = mapped_column(Date)
+    visit_needed: Mapped[bool | None] = mapped_column(Boolean)
+    dealer_id: Mapped[str | None] = mapped_column(String(20))
+    dealer_report_no: Mapped[str | None] = mapped_column(String(100))
+    work_done: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     status: Mapped[str] = mapped_column(String(30))
     received_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    last_department_update_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+
+
+class TimelineEntryRow(Base):
+    """What happened to a request, by which department, oldest first."""
+
+    __tablename__ = "request_timeline"
+    __table_args__ = (Index("ix_request_timeline_request", "request_no", "at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    request_no: Mapped[str] = mapped_column(String(20))
+    at: Mapped[datetime] = mapped_column(UtcDateTime())
+    department: Mapped[str] = mapped_column(String(20))
+    status: Mapped[str] = mapped_column(String(30))
+    summary: Mapped[str] = mapped_column(Text)
+    details: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    actor: Mapped[str | None] = mapped_column(String(200))
 
 
 class RequestNumberCounter(Base):
@@ -37,3 +130,50 @@ class RequestNumberCounter(Base):
 
     year: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     last_sequence: Mapped[int] = mapped_column(Integer)
+
+
+class DealerRow(Base):
+    __tablename__ = "dealers"
+
+    dealer_id: Mapped[str] = mapped_column(String(20), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(20))
+    rate_per_second: Mapped[float] = mapped_column(Float)
+    burst: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class DealerSecretRow(Base):
+    """A dealer's signing secret, encrypted: HMAC needs the secret itself, so a hash cannot
+    do; the key that decrypts it lives outside the database."""
+
+    __tablename__ = "dealer_secrets"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    dealer_id: Mapped[str] = mapped_column(ForeignKey("dealers.dealer_id"), index=True)
+    sealed: Mapped[bytes] = mapped_column(LargeBinary)
+    fingerprint: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+
+
+class DealerIdempotencyRow(Base):
+    """The answer given to a dealer's ``Idempotency-Key``, replayed for 24 hours."""
+
+    __tablename__ = "dealer_idempotency_keys"
+
+    dealer_id: Mapped[str] = mapped_column(String(20), primary_key=True)
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    body_sha256: Mapped[str] = mapped_column(String(64))
+    status_code: Mapped[int] = mapped_column(Integer)
+    response: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)
+
+
+class SequenceRow(Base):
+    """Named counters (dealer ids), incremented inside the transaction that uses them."""
+
+    __tablename__ = "sequences"
+
+    name: Mapped[str] = mapped_column(String(50), primary_key=True)
+    last_value: Mapped[int] = mapped_column(Integer)

@@ -1,18 +1,110 @@
-"""Reading and writing service requests in intake's database."""
+"""Reading and writing service requests and their timelines in intake's database."""
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from datetime import datetime
+
+from sqlalchemy import Executable, Table, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.intake.db.models import RequestNumberCounter, ServiceRequestRow
+from services.intake.db.models import RequestNumberCounter, ServiceRequestRow, TimelineEntryRow
 from services.intake.domain.service_request import (
     Channel,
+    Customer,
+    CustomerAsks,
+    Department,
+    Kind,
     RequestNumber,
-    RequestStatus,
     ServiceRequest,
+    Severity,
+    TimelineEntry,
+    WorkDone,
 )
+from services.intake.domain.workflow import RequestStatus
+
+
+def upsert_increment(
+    session: AsyncSession, table: Table, key: dict[str, object], column: str
+) -> Executable:
+    """``INSERT … ON CONFLICT DO UPDATE SET column = column + 1 RETURNING column``.
+
+    The row stays locked until the transaction ends, so concurrent callers queue for it and
+    no value is given twice or skipped."""
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    target = table.c
+    return (
+        insert(table)
+        .values(**key, **{column: 1})
+        .on_conflict_do_update(
+            index_elements=[target[name] for name in key],
+            set_={column: target[column] + 1},
+        )
+        .returning(target[column])
+    )
+
+
+def _to_row(request: ServiceRequest, row: ServiceRequestRow) -> None:
+    row.request_no = request.request_no
+    row.channel = request.channel.value
+    row.kind = request.kind.value if request.kind else None
+    row.severity = request.severity.value if request.severity else None
+    row.customer_request = request.customer_asks.value if request.customer_asks else None
+    row.customer_name = request.customer.name
+    row.customer_phone = request.customer.phone
+    row.customer_address = request.customer.address
+    row.customer_region = request.customer.region
+    row.product_model = request.product_model
+    row.product_line = request.product_line
+    row.serial_no = request.serial_no
+    row.purchase_date = request.purchase_date
+    row.quantity = request.quantity
+    row.fault_description = request.fault_description
+    row.fault_code = request.fault_code
+    row.fault_occurred_at = request.fault_occurred_at
+    row.in_warranty = request.in_warranty
+    row.warranty_expires_on = request.warranty_expires_on
+    row.visit_needed = request.visit_needed
+    row.dealer_id = request.dealer_id
+    row.dealer_report_no = request.dealer_report_no
+    row.work_done = request.work_done.as_json() if request.work_done else None
+    row.status = request.status.value
+    row.received_at = request.received_at
+    row.updated_at = request.updated_at or request.received_at
+
+
+def _from_row(row: ServiceRequestRow) -> ServiceRequest:
+    return ServiceRequest(
+        request_no=row.request_no,
+        channel=Channel(row.channel),
+        customer=Customer(
+            name=row.customer_name,
+            phone=row.customer_phone,
+            address=row.customer_address,
+            region=row.customer_region,
+        ),
+        product_model=row.product_model,
+        serial_no=row.serial_no,
+        fault_description=row.fault_description,
+        received_at=row.received_at,
+        customer_asks=CustomerAsks(row.customer_request) if row.customer_request else None,
+        kind=Kind(row.kind) if row.kind else None,
+        severity=Severity(row.severity) if row.severity else None,
+        product_line=row.product_line,
+        purchase_date=row.purchase_date,
+        quantity=row.quantity,
+        fault_code=row.fault_code,
+        fault_occurred_at=row.fault_occurred_at,
+        in_warranty=row.in_warranty,
+        warranty_expires_on=row.warranty_expires_on,
+        visit_needed=row.visit_needed,
+        dealer_id=row.dealer_id,
+        dealer_report_no=row.dealer_report_no,
+        work_done=WorkDone.from_json(row.work_done) if row.work_done else None,
+        status=RequestStatus(row.status),
+        updated_at=row.updated_at,
+    )
 
 
 class ServiceRequestRepository:
@@ -20,55 +112,112 @@ class ServiceRequestRepository:
         self._session = session
 
     async def next_number(self, year: int) -> RequestNumber:
-        # One upsert: the counter row stays locked until the transaction ends, so concurrent
-        # registrations queue for it and no number is given twice or skipped.
-        dialect = self._session.get_bind().dialect.name
-        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-        table = RequestNumberCounter.__table__
-        statement = (
-            insert(table)
-            .values(year=year, last_sequence=1)
-            .on_conflict_do_update(
-                index_elements=[table.c.year],
-                set_={"last_sequence": table.c.last_sequence + 1},
-            )
-            .returning(table.c.last_sequence)
+        statement = upsert_increment(
+            self._session, RequestNumberCounter.__table__, {"year": year}, "last_sequence"
         )
         sequence = (await self._session.execute(statement)).scalar_one()
         return RequestNumber(year=year, sequence=sequence)
 
     async def add(self, request: ServiceRequest) -> None:
-        self._session.add(
-            ServiceRequestRow(
-                request_no=request.request_no,
-                channel=request.channel.value,
-                customer_name=request.customer_name,
-                customer_phone=request.customer_phone,
-                product_model=request.product_model,
-                serial_no=request.serial_no,
-                fault_description=request.fault_description,
-                status=request.status.value,
-                received_at=request.received_at,
-            )
-        )
+        row = ServiceRequestRow()
+        _to_row(request, row)
+        self._session.add(row)
+        for entry in request.timeline:
+            self._add_entry(request.request_no, entry)
         await self._session.flush()
 
-    async def get(self, request_no: str) -> ServiceRequest | None:
-        row = (
-            await self._session.execute(
-                select(ServiceRequestRow).where(ServiceRequestRow.request_no == request_no)
+    async def save(self, request: ServiceRequest, new_entries: list[TimelineEntry]) -> None:
+        row = await self._row(request.request_no, lock=True)
+        if row is None:
+            raise LookupError(request.request_no)
+        _to_row(request, row)
+        for entry in new_entries:
+            self._add_entry(request.request_no, entry)
+        await self._session.flush()
+
+    def _add_entry(self, request_no: str, entry: TimelineEntry) -> None:
+        self._session.add(
+            TimelineEntryRow(
+                request_no=request_no,
+                at=entry.at,
+                department=entry.department.value,
+                status=entry.status.value,
+                summary=entry.summary,
+                details=entry.details,
+                actor=entry.actor,
             )
-        ).scalar_one_or_none()
+        )
+
+    async def _row(self, request_no: str, lock: bool = False) -> ServiceRequestRow | None:
+        statement = select(ServiceRequestRow).where(ServiceRequestRow.request_no == request_no)
+        if lock:
+            statement = statement.with_for_update()
+        return (await self._session.execute(statement)).scalar_one_or_none()
+
+    async def get(
+        self, request_no: str, with_timeline: bool = False, lock: bool = False
+    ) -> ServiceRequest | None:
+        row = await self._row(request_no, lock=lock)
         if row is None:
             return None
-        return ServiceRequest(
-            request_no=row.request_no,
-            channel=Channel(row.channel),
-            customer_name=row.customer_name,
-            customer_phone=row.customer_phone,
-            product_model=row.product_model,
-            serial_no=row.serial_no,
-            fault_description=row.fault_description,
-            received_at=row.received_at,
-            status=RequestStatus(row.status),
-        )
+        request = _from_row(row)
+        if with_timeline:
+            request.timeline = await self.timeline(request_no)
+        return request
+
+    async def get_for_dealer(self, dealer_id: str, dealer_report_no: str) -> ServiceRequest | None:
+        row = (
+            await self._session.execute(
+                select(ServiceRequestRow).where(
+                    ServiceRequestRow.dealer_id == dealer_id,
+                    ServiceRequestRow.dealer_report_no == dealer_report_no,
+                )
+            )
+        ).scalar_one_or_none()
+        return None if row is None else _from_row(row)
+
+    async def timeline(self, request_no: str) -> list[TimelineEntry]:
+        rows = (
+            await self._session.execute(
+                select(TimelineEntryRow)
+                .where(TimelineEntryRow.request_no == request_no)
+                .order_by(TimelineEntryRow.at, TimelineEntryRow.id)
+            )
+        ).scalars()
+        return [
+            TimelineEntry(
+                at=row.at,
+                department=Department(row.department),
+                status=RequestStatus(row.status),
+                summary=row.summary,
+                details=row.details,
+                actor=row.actor,
+            )
+            for row in rows
+        ]
+
+    async def dealer_page(
+        self,
+        dealer_id: str,
+        limit: int,
+        status: RequestStatus | None = None,
+        updated_since: datetime | None = None,
+        after: tuple[datetime, int] | None = None,
+    ) -> list[tuple[ServiceRequest, int]]:
+        """A dealer's reports, newest update first, after a (updated_at, id) cursor."""
+        statement = select(ServiceRequestRow).where(ServiceRequestRow.dealer_id == dealer_id)
+        if status is not None:
+            statement = statement.where(ServiceRequestRow.status == status.value)
+        if updated_since is not None:
+            statement = statement.where(ServiceRequestRow.updated_at >= updated_since)
+        if after is not None:
+            updated_at, row_id = after
+            statement = statement.where(
+                (ServiceRequestRow.updated_at < updated_at)
+                | ((ServiceRequestRow.updated_at == updated_at) & (ServiceRequestRow.id < row_id))
+            )
+        statement = statement.order_by(
+            ServiceRequestRow.updated_at.desc(), ServiceRequestRow.id.desc()
+        ).limit(limit)
+        rows = (await self._session.execute(statement)).scalars().all()
+        return [(_from_row(row), row.id) for row in rows]

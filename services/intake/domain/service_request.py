@@ -1,14 +1,14 @@
-"""A customer's service request, as intake registers it.
-
-The walking skeleton of the platform: registration only. The intake issue adds triage,
-the status workflow and SLA clocks here.
-"""
+"""A customer's service request, as intake registers and follows it."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
 from enum import StrEnum
+from typing import Any
+
+from services.intake.domain.workflow import RequestStatus
 
 
 class Channel(StrEnum):
@@ -19,8 +19,47 @@ class Channel(StrEnum):
     DEALER = "dealer"
 
 
-class RequestStatus(StrEnum):
-    RECEIVED = "received"
+class CustomerAsks(StrEnum):
+    """What the customer asks for."""
+
+    REPAIR = "repair"
+    REPLACE = "replace"
+    REFUND = "refund"
+    INSTALLATION = "installation"
+    MAINTENANCE = "maintenance"
+    CONSULTATION = "consultation"
+    COMPLAINT = "complaint"
+
+
+class Kind(StrEnum):
+    """What intake classifies the request as."""
+
+    REPAIR = "repair"
+    INSTALLATION = "installation"
+    MAINTENANCE = "maintenance"
+    CONSULTATION = "consultation"
+    COMPLAINT = "complaint"
+    RETURN_FOR_REPAIR = "return_for_repair"
+
+
+class Severity(StrEnum):
+    URGENT = "urgent"
+    ORDINARY = "ordinary"
+    CONSULTATION = "consultation"
+
+
+class Department(StrEnum):
+    INTAKE = "intake"
+    DISPATCH = "dispatch"
+    PARTS = "parts"
+    CLAIMS = "claims"
+    BILLING = "billing"
+
+
+class Cause(StrEnum):
+    QUALITY_DEFECT = "quality_defect"
+    MISUSE = "misuse"
+    UNKNOWN = "unknown"
 
 
 @dataclass(frozen=True)
@@ -34,14 +73,90 @@ class RequestNumber:
         return f"SR-{self.year}-{self.sequence:06d}"
 
 
+@dataclass(frozen=True)
+class Customer:
+    name: str
+    phone: str
+    address: str | None = None
+    region: str | None = None
+
+
+@dataclass(frozen=True)
+class ReplacedPart:
+    part_no: str
+    quantity: int
+    old_part_serial: str | None = None
+
+
+@dataclass(frozen=True)
+class WorkDone:
+    """Work a dealer already did and claims under warranty."""
+
+    completed_at: datetime
+    technician_name: str | None
+    labour_hours: Decimal
+    travel_km: Decimal
+    cause: Cause
+    parts_replaced: tuple[ReplacedPart, ...] = ()
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "completed_at": self.completed_at.isoformat(),
+            "technician_name": self.technician_name,
+            "labour_hours": str(self.labour_hours),
+            "travel_km": str(self.travel_km),
+            "cause": self.cause.value,
+            "parts_replaced": [
+                {"part_no": p.part_no, "quantity": p.quantity, "old_part_serial": p.old_part_serial}
+                for p in self.parts_replaced
+            ],
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> WorkDone:
+        return cls(
+            completed_at=datetime.fromisoformat(data["completed_at"]),
+            technician_name=data.get("technician_name"),
+            labour_hours=Decimal(data["labour_hours"]),
+            travel_km=Decimal(data["travel_km"]),
+            cause=Cause(data["cause"]),
+            parts_replaced=tuple(ReplacedPart(**p) for p in data.get("parts_replaced", [])),
+        )
+
+
+@dataclass(frozen=True)
+class TimelineEntry:
+    at: datetime
+    department: Department
+    status: RequestStatus
+    summary: str
+    details: dict[str, Any] | None = None
+    actor: str | None = None
+
+
 @dataclass
 class ServiceRequest:
     request_no: str
     channel: Channel
-    customer_name: str
-    customer_phone: str
+    customer: Customer
     product_model: str
     serial_no: str
     fault_description: str
     received_at: datetime
+    customer_asks: CustomerAsks | None = None
+    kind: Kind | None = None
+    severity: Severity | None = None
+    product_line: str | None = None
+    purchase_date: date | None = None
+    quantity: int = 1
+    fault_code: str | None = None
+    fault_occurred_at: datetime | None = None
+    in_warranty: bool | None = None
+    warranty_expires_on: date | None = None
+    visit_needed: bool | None = None
+    dealer_id: str | None = None
+    dealer_report_no: str | None = None
+    work_done: WorkDone | None = None
     status: RequestStatus = RequestStatus.RECEIVED
+    updated_at: datetime | None = None
+    timeline: list[TimelineEntry] = field(default_factory=list)

@@ -1,0 +1,79 @@
+"""Partner dealers, their sealed secrets and their idempotency keys."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.intake.db.models import (
+    DealerIdempotencyRow,
+    DealerRow,
+    DealerSecretRow,
+    SequenceRow,
+)
+from services.intake.db.repository import upsert_increment
+
+
+class DealerRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def next_dealer_id(self) -> str:
+        statement = upsert_increment(
+            self._session, SequenceRow.__table__, {"name": "dealer"}, "last_value"
+        )
+        return f"D{(await self._session.execute(statement)).scalar_one():04d}"
+
+    async def add(self, dealer: DealerRow) -> None:
+        self._session.add(dealer)
+        await self._session.flush()
+
+    async def get(self, dealer_id: str, lock: bool = False) -> DealerRow | None:
+        statement = select(DealerRow).where(DealerRow.dealer_id == dealer_id)
+        if lock:
+            statement = statement.with_for_update()
+        return (await self._session.execute(statement)).scalar_one_or_none()
+
+    async def add_secret(self, dealer_id: str, sealed: bytes, fingerprint: str) -> DealerSecretRow:
+        row = DealerSecretRow(
+            dealer_id=dealer_id,
+            sealed=sealed,
+            fingerprint=fingerprint,
+            created_at=datetime.now(UTC),
+        )
+        self._session.add(row)
+        await self._session.flush()
+        return row
+
+    async def secrets(self, dealer_id: str, active_only: bool = True) -> list[DealerSecretRow]:
+        statement = select(DealerSecretRow).where(DealerSecretRow.dealer_id == dealer_id)
+        if active_only:
+            statement = statement.where(DealerSecretRow.revoked_at.is_(None))
+        return list((await self._session.execute(statement.order_by(DealerSecretRow.id))).scalars())
+
+    async def secret(self, dealer_id: str, secret_id: int) -> DealerSecretRow | None:
+        row = await self._session.get(DealerSecretRow, secret_id)
+        return row if row is not None and row.dealer_id == dealer_id else None
+
+    async def idempotency(self, dealer_id: str, key: str) -> DealerIdempotencyRow | None:
+        return await self._session.get(DealerIdempotencyRow, (dealer_id, key))
+
+    async def forget_idempotency(self, dealer_id: str, key: str) -> None:
+        await self._session.execute(
+            delete(DealerIdempotencyRow).where(
+                DealerIdempotencyRow.dealer_id == dealer_id, DealerIdempotencyRow.key == key
+            )
+        )
+
+    async def hold_idempotency(self, row: DealerIdempotencyRow) -> None:
+        """Insert the key before doing the work: a second request with the same key waits on
+        it (PostgreSQL) or fails on it, and then finds the first one's answer."""
+        self._session.add(row)
+        await self._session.flush()
+
+    async def purge_idempotency(self, before: datetime) -> None:
+        await self._session.execute(
+            delete(DealerIdempotencyRow).where(DealerIdempotencyRow.created_at < before)
+        )
