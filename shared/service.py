@@ -92,7 +92,10 @@ class ServiceRuntime:
         await self.broker.close()
         for task in self._tasks:
             task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        # Bounded: a stop must never hang on a task that missed its cancellation.
+        _done, stuck = await asyncio.wait(self._tasks, timeout=5)
+        for task in stuck:
+            log.warning("task did not stop in time", extra={"task": task.get_name()})
         await self.engine.dispose()
 
     async def _housekeeping(self) -> None:

@@ -6,6 +6,8 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
+from services.intake.api.admin_routes import router as admin_router
+from services.intake.api.dealer_routes import router as dealer_router
 from services.intake.api.routes import router
 from services.intake.events.subscriptions import SUBSCRIPTIONS
 from services.intake.settings import IntakeSettings
@@ -16,7 +18,7 @@ DEFINITION = ServiceDefinition(
     name="intake",
     title="aftersales intake",
     description="Service requests, complaints and partner dealers' repair reports.",
-    routers=[router],
+    routers=[router, dealer_router, admin_router],
     subscriptions=SUBSCRIPTIONS,
     migrations_dir=Path(__file__).parent / "db" / "migrations",
     settings_class=IntakeSettings,

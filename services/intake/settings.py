@@ -1,3 +1,4 @@
+from datetime import timedelta
 from pathlib import Path
 
 from pydantic import Field
@@ -18,3 +19,7 @@ class IntakeSettings(ServiceSettings):
     dealer_burst: int = Field(100, ge=1)
     idempotency_hours: float = Field(24.0, gt=0)
     secrets_key_file: Path = Path("data/intake/dealer-secrets.key")
+
+    @property
+    def idempotency_window(self) -> timedelta:
+        return timedelta(hours=self.idempotency_hours)

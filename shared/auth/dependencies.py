@@ -9,7 +9,7 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from shared.auth.roles import Role
-from shared.auth.tokens import InvalidToken, Staff, TokenVerifier
+from shared.auth.tokens import InvalidToken, ProviderUnavailable, Staff, TokenVerifier
 from shared.http.problems import Problem
 
 _bearer = HTTPBearer(auto_error=False, description="Staff JWT with a `roles` claim")
@@ -42,6 +42,14 @@ def require_roles(*roles: Role, read: bool = False) -> Callable[..., Awaitable[S
             staff = await verifier.verify(credentials.credentials)
         except InvalidToken as exc:
             raise _unauthorized(f"The token is not valid: {exc}") from exc
+        except ProviderUnavailable as exc:
+            raise Problem(
+                503,
+                "Service Unavailable",
+                "The identity provider cannot be reached to check the token; try again.",
+                type_="urn:aftersales:problem:identity-provider-unavailable",
+                headers={"Retry-After": "5"},
+            ) from exc
         if not staff.roles & admitted:
             raise Problem(
                 403,

@@ -27,6 +27,10 @@ class InvalidToken(Exception):
     pass
 
 
+class ProviderUnavailable(Exception):
+    """The identity provider's keys could not be fetched: not the caller's fault."""
+
+
 @dataclass(frozen=True)
 class Staff:
     """Who is calling, as the token says."""
@@ -82,7 +86,12 @@ class TokenVerifier:
         try:
             if self._jwks is not None:
                 # PyJWKClient fetches over blocking HTTP; keep it off the event loop.
-                signing_key = await asyncio.to_thread(self._jwks.get_signing_key_from_jwt, token)
+                try:
+                    signing_key = await asyncio.to_thread(
+                        self._jwks.get_signing_key_from_jwt, token
+                    )
+                except jwt.PyJWKClientConnectionError as exc:
+                    raise ProviderUnavailable(str(exc)) from exc
                 key, algorithms = signing_key.key, PROVIDER_ALGORITHMS
             else:
                 key, algorithms = self._local_public_key, [LOCAL_ALGORITHM]

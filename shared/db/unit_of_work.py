@@ -43,10 +43,9 @@ class UnitOfWork:
         tb: TracebackType | None,
     ) -> None:
         session, self._session = self.session, None
-        try:
-            await session.rollback()
-        finally:
-            await session.close()
+        # Closing rolls back whatever was not committed; unlike rollback() it leaves the
+        # objects the caller loaded readable after the block.
+        await session.close()
 
     async def publish(self, event: EventSchema) -> Envelope:
         """Record an event to be published once, and only if, this transaction commits."""

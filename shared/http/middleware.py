@@ -23,6 +23,8 @@ _QUIET_PATHS = {"/health", "/ready", "/metrics"}
 
 
 class BodyTooLarge(HTTPException):
+    title = "Content Too Large"
+
     def __init__(self, limit: int) -> None:
         super().__init__(413, f"The request body is larger than {limit} bytes.")
 

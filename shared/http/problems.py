@@ -12,6 +12,8 @@ from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, ProgrammingErr
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 PROBLEM_JSON = "application/problem+json"
+# RFC 9110's names where Python's HTTPStatus still has the older ones.
+_TITLES = {413: "Content Too Large", 422: "Unprocessable Content"}
 
 
 class Problem(Exception):
@@ -45,7 +47,7 @@ def problem_response(
 ) -> JSONResponse:
     body: dict[str, Any] = {
         "type": type_,
-        "title": title or HTTPStatus(status).phrase,
+        "title": title or _TITLES.get(status) or HTTPStatus(status).phrase,
         "status": status,
     }
     if detail:
@@ -59,11 +61,18 @@ def field_errors(exc: RequestValidationError) -> list[dict[str, str]]:
     errors = []
     for error in exc.errors():
         location = [str(part) for part in error.get("loc", ())]
-        if location and location[0] == "body":
+        message = str(error.get("msg", "invalid"))
+        if error.get("type") == "json_invalid":
+            # FastAPI puts the character position where a field name would be.
+            position = location[1] if len(location) > 1 else None
+            detail = (error.get("ctx") or {}).get("error")
+            message = f"{message}: {detail}" if detail else message
+            if position is not None:
+                message = f"{message} (at character {position})"
+            location = ["body"]
+        if location and location[0] == "body" and len(location) > 1:
             location = location[1:]
-        errors.append(
-            {"field": ".".join(location) or "body", "message": str(error.get("msg", "invalid"))}
-        )
+        errors.append({"field": ".".join(location) or "body", "message": message})
     return errors
 
 

@@ -62,16 +62,26 @@ class BrokerConnection:
                 await asyncio.sleep(delay)
                 delay = min(self._reconnect_max, delay * 2)
                 continue
+            # Kept at once, so that close() can reach it even if the stop came while
+            # connecting (Python 3.11's wait_for may swallow that cancellation).
+            self._connection = connection
+            if self._stopping:
+                await connection.close()
+                break
             try:
                 for callback in self._on_connect:
                     await callback(connection)
             except Exception:
+                if self._stopping:
+                    break
                 log.exception("setting up the broker connection failed")
                 await connection.close()
                 await asyncio.sleep(delay)
                 delay = min(self._reconnect_max, delay * 2)
                 continue
-            self._connection = connection
+            if self._stopping:
+                await connection.close()
+                break
             self._connected.set()
             BROKER_CONNECTED.labels(self._service).set(1)
             log.info("broker connected")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 import threading
 from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -23,7 +24,6 @@ from shared.auth.tokens import issue_local_token
 from shared.db.migrations import upgrade_to_head
 from shared.settings import AuthSettings, BrokerSettings
 from tests.support.services import RunningService, running_service
-from tests.support.waiting import eventually
 
 URL = "/api/v1/service-requests"
 PROBLEM_JSON = "application/problem+json"
@@ -43,23 +43,11 @@ async def database_url(tmp_path: Path) -> str:
     return url
 
 
-async def broker_settled(service: RunningService) -> None:
-    """Let the broker connection finish setting up before the service may stop.
-
-    Works around a shutdown race in ``BrokerConnection.run``: a stop that lands while
-    ``aio_pika.connect`` is completing can lose its cancellation, after which ``run`` finishes
-    the set-up and waits on the connection forever, so the lifespan never ends.
-    """
-    broker = service.runtime.broker
-    await eventually(lambda: broker.is_connected, within=10, what="broker connected")
-
-
 @pytest.fixture
 async def intake(
     database_url: str, broker: BrokerSettings, auth: AuthSettings
 ) -> AsyncIterator[RunningService]:
     async with running_service(INTAKE, database_url, broker, auth) as service:
-        await broker_settled(service)
         yield service
 
 
@@ -219,7 +207,6 @@ async def test_tokens_from_an_outside_provider(
         local_key_file=tmp_path / "unused" / "signing-key.pem",
     )
     async with running_service(INTAKE, database_url, broker, settings) as intake:
-        await broker_settled(intake)
         client = intake.client
         accepted = await client.post(
             URL, json=REQUEST, headers=bearer(provider_token(provider_key))
@@ -241,3 +228,24 @@ async def test_tokens_from_an_outside_provider(
 
     # The local key plays no part when a provider is configured.
     assert not settings.local_key_file.exists()
+
+
+async def test_unreachable_provider_is_503_not_the_callers_fault(
+    database_url: str, broker: BrokerSettings, provider_key: rsa.RSAPrivateKey, tmp_path: Path
+) -> None:
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    settings = AuthSettings(
+        jwks_url=f"http://127.0.0.1:{port}/.well-known/jwks.json",
+        issuer=ISSUER,
+        audience="aftersales",
+        local_key_file=tmp_path / "unused" / "signing-key.pem",
+    )
+    async with running_service(INTAKE, database_url, broker, settings) as intake:
+        answer = await intake.client.post(
+            URL, json=REQUEST, headers=bearer(provider_token(provider_key))
+        )
+    assert answer.status_code == 503, answer.text
+    assert answer.headers["content-type"] == "application/problem+json"
+    assert answer.headers["retry-after"] == "5"

@@ -200,14 +200,14 @@ class ServiceRequestRepository:
         self,
         dealer_id: str,
         limit: int,
-        status: RequestStatus | None = None,
+        statuses: list[RequestStatus] | None = None,
         updated_since: datetime | None = None,
         after: tuple[datetime, int] | None = None,
     ) -> list[tuple[ServiceRequest, int]]:
         """A dealer's reports, newest update first, after a (updated_at, id) cursor."""
         statement = select(ServiceRequestRow).where(ServiceRequestRow.dealer_id == dealer_id)
-        if status is not None:
-            statement = statement.where(ServiceRequestRow.status == status.value)
+        if statuses is not None:
+            statement = statement.where(ServiceRequestRow.status.in_([s.value for s in statuses]))
         if updated_since is not None:
             statement = statement.where(ServiceRequestRow.updated_at >= updated_since)
         if after is not None:
