@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from services.intake.app import DEFINITION as INTAKE
-from services.intake.commands import RegisterRequest, register_request
+from services.intake.commands.registration import RegisterRequest, register_request
 from services.intake.db.repository import ServiceRequestRepository
 from services.intake.domain.service_request import Channel, Customer
 from shared.db.engine import create_engine, create_session_factory

@@ -9,15 +9,14 @@ from fastapi import APIRouter, Depends, Path, Request, Response
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from services.intake.api.dealer_auth import secret_box
-from services.intake.commands import (
-    Conflict,
+from services.intake.commands.dealers import (
     IssuedSecret,
-    NotFound,
     create_dealer,
     issue_dealer_secret,
     revoke_dealer_secret,
     set_dealer_status,
 )
+from services.intake.commands.errors import Conflict, NotFound
 from services.intake.db.dealers import DealerRepository
 from services.intake.db.models import DealerRow
 from shared.auth.dependencies import require_roles

@@ -31,13 +31,9 @@ from services.intake.api.dealer_schemas import (
     dealer_status,
     internal_statuses,
 )
-from services.intake.commands import (
-    Conflict,
-    IdempotencyKey,
-    RegisterRequest,
-    find_request,
-    submit_dealer_report,
-)
+from services.intake.commands.dealers import IdempotencyKey, submit_dealer_report
+from services.intake.commands.errors import Conflict
+from services.intake.commands.registration import RegisterRequest, find_request
 from services.intake.db.repository import ServiceRequestRepository
 from services.intake.domain.service_request import (
     Channel,

@@ -13,7 +13,7 @@ from services.intake.api.schemas import (
     TimelineEntryRead,
     WarrantyRead,
 )
-from services.intake.commands import RegisterRequest, find_request, register_request
+from services.intake.commands.registration import RegisterRequest, find_request, register_request
 from services.intake.domain.service_request import Customer, ServiceRequest
 from shared.auth.dependencies import require_roles
 from shared.auth.roles import Role
