@@ -6,6 +6,7 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
+from services.dispatch.api.job_routes import router as job_router
 from services.dispatch.api.routes import router
 from services.dispatch.events.subscriptions import SUBSCRIPTIONS
 from services.dispatch.settings import DispatchSettings
@@ -16,7 +17,7 @@ DEFINITION = ServiceDefinition(
     name="dispatch",
     title="aftersales dispatch",
     description="Technicians, assignment, appointments and arrival SLAs.",
-    routers=[router],
+    routers=[router, job_router],
     subscriptions=SUBSCRIPTIONS,
     migrations_dir=Path(__file__).parent / "db" / "migrations",
     settings_class=DispatchSettings,

@@ -13,6 +13,8 @@ class IntakeSettings(ServiceSettings):
     database_url: str = "sqlite+aiosqlite:///data/intake.db"
     port: int = 8001
     default_warranty_months: int = Field(12, ge=0)
+    # Channels whose requests the triage rules may decide without an agent.
+    auto_triage_channels: str = "dealer,web"
     # Dealer API (the published contract's numbers).
     dealer_clock_skew_seconds: int = Field(300, ge=1)
     dealer_rate_per_second: float = Field(20.0, gt=0)

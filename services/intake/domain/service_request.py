@@ -160,3 +160,19 @@ class ServiceRequest:
     status: RequestStatus = RequestStatus.RECEIVED
     updated_at: datetime | None = None
     timeline: list[TimelineEntry] = field(default_factory=list)
+
+    def move(
+        self,
+        status: RequestStatus,
+        at: datetime,
+        summary: str,
+        department: Department = Department.INTAKE,
+        actor: str | None = None,
+        details: dict[str, Any] | None = None,
+    ) -> TimelineEntry:
+        """Record a step on the timeline and make it the request's status."""
+        entry = TimelineEntry(at, department, status, summary, details, actor)
+        self.timeline.append(entry)
+        self.status = status
+        self.updated_at = at
+        return entry

@@ -18,3 +18,34 @@ class RequestRegisteredV1(EventSchema):
     serial_no: str
     fault_description: str
     received_at: AwareDatetime
+
+
+@event_schema("intake.request.triaged", 1)
+class RequestTriagedV1(EventSchema):
+    """A request was triaged, by the rules or by an agent; published again whenever an
+    agent changes the triage before a technician is assigned."""
+
+    request_no: str
+    kind: str = Field(description="repair, installation, maintenance, consultation, ...")
+    severity: str = Field(description="urgent, ordinary or consultation")
+    visit_needed: bool
+    route: str = Field(description="dispatch (someone goes), claims (dealer work), remote")
+    product_line: str | None = Field(description="The skill a technician must have")
+    product_model: str
+    serial_no: str
+    in_warranty: bool | None
+    customer_name: str
+    customer_phone: str
+    address: str | None
+    region: str | None
+    response_due_at: AwareDatetime | None = Field(description="When the response SLA ends")
+    triaged_at: AwareDatetime
+
+
+@event_schema("intake.request.cancelled", 1)
+class RequestCancelledV1(EventSchema):
+    """A request was cancelled; whatever was started for it should be stopped."""
+
+    request_no: str
+    reason: str
+    cancelled_at: AwareDatetime

@@ -1,0 +1,166 @@
+"""Moving a request through intake's own steps: acknowledge, triage, resolve remotely,
+cancel, close, reopen. Each refuses an illegal move with the moves that are allowed."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+
+from services.intake.commands.errors import NotFound
+from services.intake.db.repository import ServiceRequestRepository
+from services.intake.domain.calendar import WorkingCalendar
+from services.intake.domain.service_request import ServiceRequest, TimelineEntry
+from services.intake.domain.sla import SlaClock, SlaTargets, response_target_for
+from services.intake.domain.triage import Route, TriageDecision
+from services.intake.domain.workflow import (
+    RequestStatus,
+    check_reopen,
+    check_staff_move,
+)
+from shared.db.unit_of_work import UnitOfWork
+from shared.events.schemas.intake import RequestCancelledV1, RequestTriagedV1
+
+S = RequestStatus
+Step = Callable[[UnitOfWork, ServiceRequest, datetime], Awaitable[list[TimelineEntry]]]
+
+
+async def _apply(uow: UnitOfWork, request_no: str, step: Step) -> ServiceRequest:
+    async with uow:
+        requests = ServiceRequestRepository(uow.session)
+        request = await requests.get(request_no, with_timeline=True, lock=True)
+        if request is None:
+            raise NotFound(request_no)
+        entries = await step(uow, request, datetime.now(UTC))
+        await requests.save(request, entries)
+        await uow.commit()
+    return request
+
+
+def response_due_at(
+    request: ServiceRequest, calendar: WorkingCalendar, targets: SlaTargets
+) -> datetime | None:
+    if request.kind is None:
+        return None
+    severity = request.severity.value if request.severity else None
+    try:
+        target = targets[response_target_for(request.kind.value, severity)]
+    except ValueError:
+        return None
+    clock = SlaClock(target=target, started_at=request.received_at)
+    return clock.due_at(calendar, request.received_at)
+
+
+async def triage_in(
+    uow: UnitOfWork,
+    request: ServiceRequest,
+    decision: TriageDecision,
+    at: datetime,
+    actor: str | None,
+) -> list[TimelineEntry]:
+    """Triage inside an open unit of work (the automatic rules run in an event handler)."""
+    check_staff_move("triage", request.status)
+    request.kind = decision.kind
+    request.severity = decision.severity
+    request.visit_needed = decision.visit_needed
+    how = "人工分诊" if actor else "自动分诊"
+    entries = [
+        request.move(
+            S.TRIAGED,
+            at,
+            f"{how}：{decision.kind.value}，{decision.severity.value}",
+            actor=actor,
+            details={
+                "kind": decision.kind.value,
+                "severity": decision.severity.value,
+                "visit_needed": decision.visit_needed,
+                "route": decision.route.value,
+            },
+        )
+    ]
+    if decision.route is Route.DISPATCH:
+        entries.append(request.move(S.HANDED_TO_DISPATCH, at, "已转派工", actor=actor))
+    await uow.publish(
+        RequestTriagedV1(
+            request_no=request.request_no,
+            kind=decision.kind.value,
+            severity=decision.severity.value,
+            visit_needed=decision.visit_needed,
+            route=decision.route.value,
+            product_line=request.product_line,
+            product_model=request.product_model,
+            serial_no=request.serial_no,
+            in_warranty=request.in_warranty,
+            customer_name=request.customer.name,
+            customer_phone=request.customer.phone,
+            address=request.customer.address,
+            region=request.customer.region,
+            response_due_at=response_due_at(
+                request, WorkingCalendar.default(), SlaTargets.defaults()
+            ),
+            triaged_at=at,
+        )
+    )
+    return entries
+
+
+async def triage(
+    uow: UnitOfWork, request_no: str, decision: TriageDecision, actor: str
+) -> ServiceRequest:
+    async def step(uow: UnitOfWork, request: ServiceRequest, at: datetime) -> list[TimelineEntry]:
+        return await triage_in(uow, request, decision, at, actor)
+
+    return await _apply(uow, request_no, step)
+
+
+async def acknowledge(uow: UnitOfWork, request_no: str, actor: str) -> ServiceRequest:
+    async def step(_uow: UnitOfWork, request: ServiceRequest, at: datetime) -> list[TimelineEntry]:
+        check_staff_move("acknowledge", request.status)
+        return [request.move(S.ACKNOWLEDGED, at, "已确认受理", actor=actor)]
+
+    return await _apply(uow, request_no, step)
+
+
+async def resolve_remotely(
+    uow: UnitOfWork, request_no: str, note: str, actor: str
+) -> ServiceRequest:
+    async def step(_uow: UnitOfWork, request: ServiceRequest, at: datetime) -> list[TimelineEntry]:
+        check_staff_move("resolve_remotely", request.status)
+        return [request.move(S.RESOLVED_REMOTELY, at, f"远程解决：{note}", actor=actor)]
+
+    return await _apply(uow, request_no, step)
+
+
+async def cancel(uow: UnitOfWork, request_no: str, reason: str, actor: str) -> ServiceRequest:
+    async def step(uow: UnitOfWork, request: ServiceRequest, at: datetime) -> list[TimelineEntry]:
+        check_staff_move("cancel", request.status)
+        entry = request.move(
+            S.CANCELLED, at, f"已取消：{reason}", actor=actor, details={"reason": reason}
+        )
+        await uow.publish(
+            RequestCancelledV1(request_no=request.request_no, reason=reason, cancelled_at=at)
+        )
+        return [entry]
+
+    return await _apply(uow, request_no, step)
+
+
+async def close(uow: UnitOfWork, request_no: str, actor: str) -> ServiceRequest:
+    async def step(_uow: UnitOfWork, request: ServiceRequest, at: datetime) -> list[TimelineEntry]:
+        check_staff_move("close", request.status)
+        return [request.move(S.CLOSED, at, "已结案", actor=actor)]
+
+    return await _apply(uow, request_no, step)
+
+
+async def reopen(uow: UnitOfWork, request_no: str, reason: str, actor: str) -> ServiceRequest:
+    async def step(_uow: UnitOfWork, request: ServiceRequest, at: datetime) -> list[TimelineEntry]:
+        check_staff_move("reopen", request.status)
+        closed_at = max(e.at for e in request.timeline if e.status is S.CLOSED)
+        check_reopen(closed_at, at)
+        return [
+            request.move(
+                S.ACKNOWLEDGED, at, f"重新打开：{reason}", actor=actor, details={"reason": reason}
+            )
+        ]
+
+    return await _apply(uow, request_no, step)

@@ -1,0 +1,263 @@
+"""Triage across intake and dispatch: the rules decide what they can, agents decide the rest,
+dispatch's queue of jobs follows, and illegal moves are refused naming the allowed ones."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from services.dispatch.app import DEFINITION as DISPATCH
+from services.intake.app import DEFINITION as INTAKE
+from services.intake.db.models import ProductModelRow
+from shared.events.envelope import Envelope
+from shared.events.registry import EventSchema
+from shared.events.schemas.intake import RequestCancelledV1, RequestTriagedV1
+from shared.settings import AuthSettings, BrokerSettings
+from tests.support.broker import publish_envelopes
+from tests.support.databases import DatabaseFactory
+from tests.support.dealer_client import DealerClient, contract_report
+from tests.support.services import RunningService, running_service
+from tests.support.waiting import eventually
+
+Headers = Callable[..., dict[str, str]]
+REQUESTS = "/api/v1/service-requests"
+
+
+@pytest.fixture
+async def suite(
+    databases: DatabaseFactory, broker: BrokerSettings, auth: AuthSettings, tmp_path: Path
+) -> AsyncIterator[tuple[RunningService, RunningService]]:
+    intake_db = await databases.migrated(INTAKE.migrations_dir, "intake")
+    dispatch_db = await databases.migrated(DISPATCH.migrations_dir, "dispatch")
+    async with (
+        running_service(DISPATCH, dispatch_db, broker, auth) as dispatch,
+        running_service(
+            INTAKE, intake_db, broker, auth, secrets_key_file=tmp_path / "secrets.key"
+        ) as intake,
+    ):
+        async with intake.runtime.sessions() as session:
+            session.add(
+                ProductModelRow(
+                    model="WX-200", name="WX-200 水泵", product_line="pumps",
+                    warranty_months=12, covers_parts=True, covers_labour=True,
+                    covers_travel=True,
+                )
+            )  # fmt: skip
+            await session.commit()
+        yield intake, dispatch
+
+
+async def _status(intake: RunningService, number: str, headers: dict[str, str]) -> str:
+    answer = await intake.client.get(f"{REQUESTS}/{number}", headers=headers)
+    return str(answer.json()["status"])
+
+
+async def _job(dispatch: RunningService, number: str, headers: dict[str, str]) -> httpx.Response:
+    return await dispatch.client.get(f"/api/v1/jobs/{number}", headers=headers)
+
+
+async def test_dealer_report_is_triaged_automatically_and_queued_for_dispatch(
+    suite: tuple[RunningService, RunningService], staff_headers: Headers
+) -> None:
+    intake, dispatch = suite
+    made = await intake.client.post(
+        "/api/v1/admin/dealers", json={"name": "广州服务站"}, headers=staff_headers("admin")
+    )
+    dealer = DealerClient(intake.client, made.json()["dealer_id"], made.json()["secret"])
+    report = contract_report()
+    del report["work_done"]
+    created = await dealer.post_report(report, key="auto-1")
+    assert created.status_code == 201 and created.json()["status"] == "received"
+    number = created.json()["request_no"]
+    agent = staff_headers("intake_agent")
+
+    await eventually(lambda: _status(intake, number, agent), lambda s: s == "handed_to_dispatch")
+    read = (await intake.client.get(f"{REQUESTS}/{number}", headers=agent)).json()
+    assert [e["status"] for e in read["timeline"]] == [
+        "received", "triaged", "handed_to_dispatch",
+    ]  # fmt: skip
+    assert (read["kind"], read["severity"], read["product_line"]) == ("repair", "urgent", "pumps")
+    assert read["timeline"][1]["summary"].startswith("自动分诊")
+
+    job = (
+        await eventually(
+            lambda: _job(dispatch, number, staff_headers("dispatcher")),
+            lambda a: a.status_code == 200,
+        )
+    ).json()
+    assert job["status"] == "unassigned"
+    assert job["required_skill"] == "pumps" and job["region"] == "上海"
+    # Urgent fault: respond within 30 minutes of receipt, around the clock.
+    received = datetime.fromisoformat(read["received_at"])
+    assert datetime.fromisoformat(job["response_due_at"]) == received + timedelta(minutes=30)
+
+    # The dealer sees intake's internal hand-over as "triaged".
+    seen = (await dealer.get(f"/api/v1/dealer/repair-reports/{number}")).json()
+    assert seen["status"] == "triaged"
+    assert [e["status"] for e in seen["timeline"]] == ["received", "triaged", "triaged"]
+
+
+async def test_dealer_work_goes_to_claims_without_a_job(
+    suite: tuple[RunningService, RunningService], staff_headers: Headers
+) -> None:
+    intake, dispatch = suite
+    made = await intake.client.post(
+        "/api/v1/admin/dealers", json={"name": "北京服务站"}, headers=staff_headers("admin")
+    )
+    dealer = DealerClient(intake.client, made.json()["dealer_id"], made.json()["secret"])
+    number = (await dealer.post_report(contract_report(), key="w-1")).json()["request_no"]
+    agent = staff_headers("intake_agent")
+    await eventually(lambda: _status(intake, number, agent), lambda s: s == "triaged")
+    read = (await intake.client.get(f"{REQUESTS}/{number}", headers=agent)).json()
+    assert read["timeline"][-1]["details"]["route"] == "claims"
+    assert (await _job(dispatch, number, staff_headers("dispatcher"))).status_code == 404
+
+
+async def test_agent_moves_a_phone_request_and_dispatch_follows(
+    suite: tuple[RunningService, RunningService], staff_headers: Headers
+) -> None:
+    intake, dispatch = suite
+    agent = staff_headers("intake_agent")
+    dispatcher = staff_headers("dispatcher")
+    body: dict[str, Any] = {
+        "channel": "phone",
+        "customer": {"name": "王芳", "phone": "13900000000", "region": "北京"},
+        "product": {"model": "WX-200", "serial_no": "WX200-PH-1"},
+        "fault_description": "水泵异响",
+        "request": "repair",
+        "severity": "ordinary",
+    }
+    number = (await intake.client.post(REQUESTS, json=body, headers=agent)).json()["request_no"]
+
+    async def act(action: str, payload: dict[str, Any] | None = None) -> httpx.Response:
+        return await intake.client.post(
+            f"{REQUESTS}/{number}/{action}", json=payload, headers=agent
+        )
+
+    # A phone call is not triaged by the rules: an agent is on the line.
+    assert await _status(intake, number, agent) == "received"
+    assert (await act("acknowledge")).json()["status"] == "acknowledged"
+    refused = await act("acknowledge")
+    assert refused.status_code == 409
+    assert refused.headers["content-type"] == "application/problem+json"
+    assert refused.json()["allowed"] == ["cancel", "resolve_remotely", "triage"]
+    assert refused.json()["status_now"] == "acknowledged"
+
+    triaged = await act("triage", {"kind": "repair", "severity": "ordinary"})
+    assert triaged.json()["status"] == "handed_to_dispatch"
+    job = await eventually(
+        lambda: _job(dispatch, number, dispatcher), lambda a: a.status_code == 200
+    )
+    assert job.json()["status"] == "unassigned"
+
+    # The agent changes their mind: advice on the phone will do.
+    changed = await act("triage", {"kind": "consultation", "severity": "consultation"})
+    assert changed.json()["status"] == "triaged"
+    cancelled = await eventually(
+        lambda: _job(dispatch, number, dispatcher), lambda a: a.json()["status"] == "cancelled"
+    )
+    assert cancelled.json()["cancel_reason"] == "re-triaged: no visit needed"
+
+    assert (await act("resolve-remotely", {"note": "指导客户清理滤网"})).json()["status"] == (
+        "resolved_remotely"
+    )
+    assert (await act("close")).json()["status"] == "closed"
+    assert (await act("cancel", {"reason": "x"})).status_code == 409
+    reopened = await act("reopen", {"reason": "客户再次来电"})
+    assert reopened.json()["status"] == "acknowledged"
+    assert [e["status"] for e in reopened.json()["timeline"]] == [
+        "received", "acknowledged", "triaged", "handed_to_dispatch", "triaged",
+        "resolved_remotely", "closed", "acknowledged",
+    ]  # fmt: skip
+
+    # Bad input and the wrong people.
+    assert (await act("triage", {"kind": "teleport", "severity": "ordinary"})).status_code == 422
+    assert (await act("cancel", {"reason": ""})).status_code == 422
+    assert (
+        await intake.client.post(f"{REQUESTS}/{number}/acknowledge", headers=dispatcher)
+    ).status_code == 403
+    assert (
+        await intake.client.post(
+            f"{REQUESTS}/{number}/acknowledge", headers=staff_headers("auditor")
+        )
+    ).status_code == 403
+    missing = await intake.client.post(f"{REQUESTS}/SR-2026-999999/acknowledge", headers=agent)
+    assert missing.status_code == 404
+
+
+async def test_cancelling_a_request_cancels_its_job(
+    suite: tuple[RunningService, RunningService], staff_headers: Headers
+) -> None:
+    intake, dispatch = suite
+    agent = staff_headers("intake_agent")
+    body = {
+        "channel": "walk_in",
+        "customer": {"name": "赵敏", "phone": "13600000000", "region": "广州"},
+        "product": {"model": "WX-200", "serial_no": "WX200-C-1"},
+        "fault_description": "漏水",
+    }
+    number = (await intake.client.post(REQUESTS, json=body, headers=agent)).json()["request_no"]
+    await intake.client.post(
+        f"{REQUESTS}/{number}/triage", json={"kind": "repair", "severity": "urgent"}, headers=agent
+    )
+    dispatcher = staff_headers("dispatcher")
+    await eventually(lambda: _job(dispatch, number, dispatcher), lambda a: a.status_code == 200)
+    queue = await dispatch.client.get("/api/v1/jobs?status=unassigned", headers=dispatcher)
+    assert number in [j["request_no"] for j in queue.json()]
+
+    cancelled = await intake.client.post(
+        f"{REQUESTS}/{number}/cancel", json={"reason": "客户已自行修好"}, headers=agent
+    )
+    assert cancelled.json()["status"] == "cancelled"
+    job = await eventually(
+        lambda: _job(dispatch, number, dispatcher), lambda a: a.json()["status"] == "cancelled"
+    )
+    assert job.json()["cancel_reason"] == "客户已自行修好"
+    queue = await dispatch.client.get("/api/v1/jobs", headers=dispatcher)
+    assert number not in [j["request_no"] for j in queue.json()]
+
+
+async def test_cancellation_overtaking_its_triage_is_not_undone(
+    suite: tuple[RunningService, RunningService],
+    broker: BrokerSettings,
+    staff_headers: Headers,
+) -> None:
+    _intake, dispatch = suite
+    now = datetime.now(UTC)
+    triaged = RequestTriagedV1(
+        request_no="SR-2026-777777", kind="repair", severity="urgent", visit_needed=True,
+        route="dispatch", product_line="pumps", product_model="WX-200", serial_no="S-1",
+        in_warranty=True, customer_name="孙丽", customer_phone="13500000000", address=None,
+        region="上海", response_due_at=now + timedelta(minutes=30), triaged_at=now,
+    )  # fmt: skip
+    cancelled = RequestCancelledV1(
+        request_no="SR-2026-777777", reason="重复报修", cancelled_at=now + timedelta(minutes=1)
+    )
+    await eventually(lambda: dispatch.runtime.consumer.is_consuming)  # type: ignore[union-attr]
+    await publish_envelopes(broker, [_envelope(cancelled)])
+    dispatcher = staff_headers("dispatcher")
+    await eventually(
+        lambda: _job(dispatch, "SR-2026-777777", dispatcher), lambda a: a.status_code == 200
+    )
+    await publish_envelopes(broker, [_envelope(triaged)])
+    await eventually(
+        lambda: dispatch.client.get("/metrics"),
+        lambda m: 'event_type="intake.request.triaged",outcome="handled"' in m.text,
+    )
+    job = (await _job(dispatch, "SR-2026-777777", dispatcher)).json()
+    assert job["status"] == "cancelled" and job["cancel_reason"] == "重复报修"
+
+
+def _envelope(event: EventSchema) -> Envelope:
+    return Envelope(
+        type=event.event_type,
+        version=event.event_version,
+        producer=event.producer,
+        correlation_id="out-of-order",
+        data=event.model_dump(mode="json"),
+    )
