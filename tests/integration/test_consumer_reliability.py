@@ -36,16 +36,28 @@ from tests.support.waiting import eventually
 EVENT = "intake.request.registered"
 
 
-async def _queue_depth(settings: BrokerSettings, name: str) -> int | None:
+async def _queue_state(settings: BrokerSettings, name: str) -> tuple[int, int] | None:
+    """(messages, consumers) of a queue, or None while it does not exist."""
     connection = await aio_pika.connect(settings.amqp_url)
     try:
         channel = await connection.channel()
         queue = await channel.declare_queue(name, passive=True)
-        return queue.declaration_result.message_count
+        result = queue.declaration_result
+        return result.message_count, result.consumer_count
     except aio_pika.exceptions.ChannelClosed:
         return None
     finally:
         await connection.close()
+
+
+async def _queue_depth(settings: BrokerSettings, name: str) -> int | None:
+    state = await _queue_state(settings, name)
+    return None if state is None else state[0]
+
+
+def _consuming(state: tuple[int, int] | None) -> bool:
+    # A consumer starts only after the queue is declared and bound.
+    return state is not None and state[1] > 0
 
 
 async def _probe_database(databases: DatabaseFactory) -> str:
@@ -70,9 +82,9 @@ async def test_consumer_killed_after_commit_before_ack_has_no_second_effect(
     )
     try:
         await eventually(
-            lambda: _queue_depth(broker, queues.main),
-            lambda depth: depth is not None,
-            what="the crashing consumer's queue",
+            lambda: _queue_state(broker, queues.main),
+            _consuming,
+            what="the crashing consumer consuming",
         )
         envelope = registered("SR-2026-900001")
         await publish_envelopes(broker, [envelope])
@@ -123,11 +135,13 @@ async def test_message_that_kills_every_consumer_is_parked_by_the_delivery_limit
                 "in-handler",
                 str(broker.delivery_limit),
             )
-            await eventually(lambda: _queue_depth(broker, queues.main), lambda d: d is not None)
             if crashes == 0:
+                # Later consumers may take the waiting message and die between two looks,
+                # so only the first is watched until it consumes.
+                await eventually(lambda: _queue_state(broker, queues.main), _consuming)
                 await publish_envelopes(broker, [envelope])
             try:
-                code = await asyncio.wait_for(consumer.wait(), 5)
+                code = await asyncio.wait_for(consumer.wait(), 8)
             except TimeoutError:
                 # Nothing left to kill it: the message is no longer delivered.
                 consumer.kill()
