@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -41,6 +41,8 @@ class ServiceDefinition:
     subscriptions: Sequence[Subscription[Any]]
     migrations_dir: Path
     settings_class: type[ServiceSettings]
+    # Loads the service's part of the demo data, idempotently; says what it did.
+    seed_demo: Callable[[UnitOfWork], Awaitable[str]] | None = None
     openapi_tags: Sequence[dict[str, str]] = field(default_factory=tuple)
 
     def settings_from_env(self) -> SuiteSettings:

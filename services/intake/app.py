@@ -7,9 +7,11 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from services.intake.api.admin_routes import router as admin_router
+from services.intake.api.catalogue_routes import router as catalogue_router
 from services.intake.api.dealer_routes import router as dealer_router
 from services.intake.api.routes import router
 from services.intake.api.workflow_routes import router as workflow_router
+from services.intake.commands.catalogue import seed_demo
 from services.intake.events.subscriptions import SUBSCRIPTIONS
 from services.intake.settings import IntakeSettings
 from shared.service import ServiceDefinition, build_app
@@ -19,10 +21,11 @@ DEFINITION = ServiceDefinition(
     name="intake",
     title="aftersales intake",
     description="Service requests, complaints and partner dealers' repair reports.",
-    routers=[router, workflow_router, dealer_router, admin_router],
+    routers=[router, workflow_router, dealer_router, admin_router, catalogue_router],
     subscriptions=SUBSCRIPTIONS,
     migrations_dir=Path(__file__).parent / "db" / "migrations",
     settings_class=IntakeSettings,
+    seed_demo=seed_demo,
 )
 
 

@@ -15,15 +15,26 @@ import argparse
 import asyncio
 import json
 import sys
+from collections.abc import Awaitable, Callable
 from dataclasses import asdict
 from datetime import timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, TypeVar
 
 from shared.auth.roles import Role
 from shared.auth.tokens import issue_local_token
 from shared.cli.suite import SERVICE_NAMES, load_definition
+from shared.db.engine import create_engine, create_session_factory
+from shared.db.migrations import upgrade_to_head
+from shared.db.unit_of_work import UnitOfWork
 from shared.messaging.dead_letters import list_parked, replay_parked
 from shared.messaging.topology import ServiceQueues
 from shared.settings import AuthSettings, BrokerSettings
+
+if TYPE_CHECKING:
+    from services.intake.commands.catalogue import ImportReport
+
+T = TypeVar("T")
 
 
 def _token(args: argparse.Namespace) -> int:
@@ -95,6 +106,55 @@ def _events(args: argparse.Namespace) -> int:
     return 0
 
 
+async def _with_unit_of_work(database_url: str, work: Callable[[UnitOfWork], Awaitable[T]]) -> T:
+    engine = create_engine(database_url)
+    try:
+        return await work(UnitOfWork(create_session_factory(engine)))
+    finally:
+        await engine.dispose()
+
+
+def _migrated_url(service: str) -> str:
+    definition = load_definition(service)
+    url = definition.settings_from_env().service.database_url
+    upgrade_to_head(definition.migrations_dir, url)
+    return url
+
+
+def _seed(args: argparse.Namespace) -> int:
+    if not args.demo:
+        print("say which data: --demo", file=sys.stderr)
+        return 2
+    for service in SERVICE_NAMES:
+        seed = load_definition(service).seed_demo
+        if seed is not None:
+            print(asyncio.run(_with_unit_of_work(_migrated_url(service), seed)))
+    return 0
+
+
+def _import(args: argparse.Namespace) -> int:
+    from services.intake.commands.catalogue import import_models, import_units
+
+    try:
+        text = args.file.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        print(f"cannot read {args.file}: {exc}", file=sys.stderr)
+        return 2
+    work = import_models if args.what == "models" else import_units
+
+    async def run(uow: UnitOfWork) -> ImportReport:
+        return await work(uow, text)
+
+    report = asyncio.run(_with_unit_of_work(_migrated_url("intake"), run))
+    print(
+        f"{args.what}: {report.created} created, {report.updated} updated, "
+        f"{len(report.rejected)} rejected"
+    )
+    for rejected in report.rejected:
+        print(f"  line {rejected.line}: {'; '.join(rejected.errors)}", file=sys.stderr)
+    return 1 if report.rejected else 0
+
+
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="aftersales", description=__doc__.splitlines()[0])
     commands = root.add_subparsers(dest="command", required=True)
@@ -138,6 +198,15 @@ def parser() -> argparse.ArgumentParser:
     events = commands.add_parser("events", help="event schema snapshots and documentation")
     events.add_argument("action", choices=["snapshot", "docs"])
     events.set_defaults(func=_events)
+
+    importing = commands.add_parser("import", help="product models or units from CSV (intake)")
+    importing.add_argument("what", choices=["models", "units"])
+    importing.add_argument("file", type=Path)
+    importing.set_defaults(func=_import)
+
+    seed = commands.add_parser("seed", help="load demo data into every service's database")
+    seed.add_argument("--demo", action="store_true", help="the realistic demo data set")
+    seed.set_defaults(func=_seed)
     return root
 
 
