@@ -7,3 +7,14 @@ DEALER_REPORTS = Counter(
     "Dealer repair reports submitted, by outcome (created, replayed, rejected).",
     ["outcome"],
 )
+
+REQUESTS = Counter(
+    "aftersales_intake_requests_total",
+    "Service requests registered, by channel and by the kind and severity known at intake.",
+    ["channel", "kind", "severity"],
+)
+
+
+def count_registered(channel: str, kind: str | None, severity: str | None) -> None:
+    # Called after commit: a rolled-back registration is not a request.
+    REQUESTS.labels(channel, kind or "unclassified", severity or "unknown").inc()

@@ -51,6 +51,9 @@ async def test_report_is_created_with_warranty_and_replayed_for_the_same_key(
 ) -> None:
     dealer = await _new_dealer(intake, staff_headers)
     created_before = sample("aftersales_intake_dealer_reports_total", outcome="created")
+    requests_before = sample(
+        "aftersales_intake_requests_total", channel="dealer", kind="repair", severity="urgent"
+    )
     replayed_before = sample("aftersales_intake_dealer_reports_total", outcome="replayed")
 
     first = await dealer.post_report(contract_report(), key="k-1")
@@ -81,6 +84,10 @@ async def test_report_is_created_with_warranty_and_replayed_for_the_same_key(
     assert sample("aftersales_intake_dealer_reports_total", outcome="replayed") == (
         replayed_before + 1
     )
+    # One request, though two answers were given.
+    assert sample(
+        "aftersales_intake_requests_total", channel="dealer", kind="repair", severity="urgent"
+    ) == (requests_before + 1)
 
 
 async def test_reused_key_or_report_number_is_a_conflict(

@@ -10,11 +10,12 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 
 from services.intake.commands.errors import Conflict, NotFound
-from services.intake.commands.registration import RegisterRequest, register_in
+from services.intake.commands.registration import RegisterRequest, asked_kind, register_in
 from services.intake.db.dealers import DealerRepository
 from services.intake.db.models import DealerIdempotencyRow, DealerRow
 from services.intake.db.repository import ServiceRequestRepository
 from services.intake.db.secret_box import SecretBox, fingerprint
+from services.intake.metrics import count_registered
 from shared.db.unit_of_work import UnitOfWork
 
 MAX_ACTIVE_SECRETS = 2
@@ -90,6 +91,7 @@ async def submit_dealer_report(
             body = answer(request)
             held.status_code, held.response = 201, body
             await uow.commit()
+            count_registered(request.channel, asked_kind(request), request.severity)
             return DealerAnswer(201, body, replayed=False)
     raise Conflict("A request with this Idempotency-Key is still being processed; retry.")
 

@@ -19,6 +19,7 @@ from services.intake.domain.service_request import (
 )
 from services.intake.domain.warranty import Warranty
 from services.intake.domain.workflow import RequestStatus
+from services.intake.metrics import count_registered
 from shared.db.unit_of_work import UnitOfWork
 from shared.events.schemas.intake import RequestRegisteredV1
 
@@ -126,7 +127,12 @@ async def register_request(
     async with uow:
         request = await register_in(uow, command, default_warranty_months)
         await uow.commit()
+    count_registered(request.channel, asked_kind(request), request.severity)
     return request
+
+
+def asked_kind(request: ServiceRequest) -> str | None:
+    return request.customer_asks.value if request.customer_asks else None
 
 
 async def find_request(
