@@ -10,6 +10,7 @@ from services.intake.api.admin_routes import router as admin_router
 from services.intake.api.catalogue_routes import router as catalogue_router
 from services.intake.api.dealer_routes import router as dealer_router
 from services.intake.api.routes import router
+from services.intake.api.search_routes import router as search_router
 from services.intake.api.workflow_routes import router as workflow_router
 from services.intake.commands.catalogue import seed_demo
 from services.intake.events.subscriptions import SUBSCRIPTIONS
@@ -21,7 +22,7 @@ DEFINITION = ServiceDefinition(
     name="intake",
     title="aftersales intake",
     description="Service requests, complaints and partner dealers' repair reports.",
-    routers=[router, workflow_router, dealer_router, admin_router, catalogue_router],
+    routers=[search_router, router, workflow_router, dealer_router, admin_router, catalogue_router],
     subscriptions=SUBSCRIPTIONS,
     migrations_dir=Path(__file__).parent / "db" / "migrations",
     settings_class=IntakeSettings,

@@ -74,7 +74,7 @@ def _to_row(request: ServiceRequest, row: ServiceRequestRow) -> None:
     row.updated_at = request.updated_at or request.received_at
 
 
-def _from_row(row: ServiceRequestRow) -> ServiceRequest:
+def request_from_row(row: ServiceRequestRow) -> ServiceRequest:
     return ServiceRequest(
         request_no=row.request_no,
         channel=Channel(row.channel),
@@ -160,7 +160,7 @@ class ServiceRequestRepository:
         row = await self._row(request_no, lock=lock)
         if row is None:
             return None
-        request = _from_row(row)
+        request = request_from_row(row)
         if with_timeline:
             request.timeline = await self.timeline(request_no)
         return request
@@ -174,7 +174,7 @@ class ServiceRequestRepository:
                 )
             )
         ).scalar_one_or_none()
-        return None if row is None else _from_row(row)
+        return None if row is None else request_from_row(row)
 
     async def timeline(self, request_no: str) -> list[TimelineEntry]:
         rows = (
@@ -220,4 +220,4 @@ class ServiceRequestRepository:
             ServiceRequestRow.updated_at.desc(), ServiceRequestRow.id.desc()
         ).limit(limit)
         rows = (await self._session.execute(statement)).scalars().all()
-        return [(_from_row(row), row.id) for row in rows]
+        return [(request_from_row(row), row.id) for row in rows]
