@@ -43,6 +43,8 @@ class ServiceDefinition:
     settings_class: type[ServiceSettings]
     # Loads the service's part of the demo data, idempotently; says what it did.
     seed_demo: Callable[[UnitOfWork], Awaitable[str]] | None = None
+    # Loops the service runs beside the relay and consumer (e.g. intake's SLA monitor).
+    background: Sequence[Callable[[ServiceRuntime], Awaitable[None]]] = ()
     openapi_tags: Sequence[dict[str, str]] = field(default_factory=tuple)
 
     def settings_from_env(self) -> SuiteSettings:
@@ -75,6 +77,7 @@ class ServiceRuntime:
                 self.broker,
             )
         self._tasks: list[asyncio.Task[None]] = []
+        self._background = definition.background
 
     def unit_of_work(self) -> UnitOfWork:
         return UnitOfWork(self.sessions, self.relay.wake if self.relay else None)
@@ -84,6 +87,8 @@ class ServiceRuntime:
         if self.relay is not None:
             self._tasks.append(asyncio.create_task(self.relay.run(), name="outbox-relay"))
         self._tasks.append(asyncio.create_task(self._housekeeping(), name="housekeeping"))
+        for work in self._background:
+            self._tasks.append(asyncio.create_task(work(self), name=getattr(work, "__name__", "")))
 
     async def stop(self) -> None:
         if self.consumer is not None:

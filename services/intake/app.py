@@ -11,22 +11,38 @@ from services.intake.api.catalogue_routes import router as catalogue_router
 from services.intake.api.dealer_routes import router as dealer_router
 from services.intake.api.routes import router
 from services.intake.api.search_routes import router as search_router
+from services.intake.api.sla_routes import router as sla_router
 from services.intake.api.workflow_routes import router as workflow_router
 from services.intake.commands.catalogue import seed_demo
+from services.intake.commands.sla import watch_for_breaches
 from services.intake.events.subscriptions import SUBSCRIPTIONS
 from services.intake.settings import IntakeSettings
-from shared.service import ServiceDefinition, build_app
+from shared.service import ServiceDefinition, ServiceRuntime, build_app
 from shared.settings import SuiteSettings
+
+
+async def sla_monitor(runtime: ServiceRuntime) -> None:
+    await watch_for_breaches(runtime.sessions, runtime.settings.service.sla_check_seconds)
+
 
 DEFINITION = ServiceDefinition(
     name="intake",
     title="aftersales intake",
     description="Service requests, complaints and partner dealers' repair reports.",
-    routers=[search_router, router, workflow_router, dealer_router, admin_router, catalogue_router],
+    routers=[
+        search_router,
+        router,
+        workflow_router,
+        sla_router,
+        dealer_router,
+        admin_router,
+        catalogue_router,
+    ],
     subscriptions=SUBSCRIPTIONS,
     migrations_dir=Path(__file__).parent / "db" / "migrations",
     settings_class=IntakeSettings,
     seed_demo=seed_demo,
+    background=[sla_monitor],
 )
 
 

@@ -18,3 +18,10 @@ REQUESTS = Counter(
 def count_registered(channel: str, kind: str | None, severity: str | None) -> None:
     # Called after commit: a rolled-back registration is not a request.
     REQUESTS.labels(channel, kind or "unclassified", severity or "unknown").inc()
+
+
+SLA_BREACHES = Counter(
+    "aftersales_intake_sla_breaches_total",
+    "SLA clocks that passed their due time unmet, by target.",
+    ["target"],
+)

@@ -21,6 +21,7 @@ class IntakeSettings(ServiceSettings):
     dealer_burst: int = Field(100, ge=1)
     idempotency_hours: float = Field(24.0, gt=0)
     secrets_key_file: Path = Path("data/intake/dealer-secrets.key")
+    sla_check_seconds: float = Field(30.0, gt=0)
 
     @property
     def idempotency_window(self) -> timedelta:

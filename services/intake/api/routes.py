@@ -10,9 +10,11 @@ from services.intake.api.schemas import (
     CustomerRead,
     ServiceRequestCreate,
     ServiceRequestRead,
+    SlaClockRead,
     TimelineEntryRead,
     WarrantyRead,
 )
+from services.intake.api.sla_routes import clocks_of
 from services.intake.commands.registration import RegisterRequest, find_request, register_request
 from services.intake.domain.service_request import Customer, ServiceRequest
 from shared.auth.dependencies import require_roles
@@ -26,7 +28,9 @@ router = APIRouter(prefix="/api/v1/service-requests", tags=["service requests"])
 RequestNo = Annotated[str, Path(pattern=r"^SR-\d{4}-\d{6}$", examples=["SR-2026-000123"])]
 
 
-def request_read(request: ServiceRequest) -> ServiceRequestRead:
+def request_read(
+    request: ServiceRequest, sla: list[SlaClockRead] | None = None
+) -> ServiceRequestRead:
     return ServiceRequestRead(
         request_no=request.request_no,
         channel=request.channel,
@@ -64,6 +68,7 @@ def request_read(request: ServiceRequest) -> ServiceRequestRead:
             )
             for entry in request.timeline
         ],
+        sla=sla or [],
     )
 
 
@@ -99,7 +104,7 @@ async def create_service_request(
         request.app.state.runtime.settings.service.default_warranty_months,
     )
     response.headers["Location"] = f"{router.prefix}/{registered.request_no}"
-    return request_read(registered)
+    return request_read(registered, await clocks_of(uow, registered.request_no))
 
 
 @router.get("/{request_no}", summary="One service request, with its timeline")
@@ -111,4 +116,4 @@ async def get_service_request(
     found = await find_request(uow, request_no, with_timeline=True)
     if found is None:
         raise Problem(404, "Not Found", f"No service request {request_no}.")
-    return request_read(found)
+    return request_read(found, await clocks_of(uow, request_no))

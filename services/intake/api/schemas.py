@@ -14,6 +14,7 @@ from services.intake.domain.service_request import (
     Kind,
     Severity,
 )
+from services.intake.domain.sla import SlaStatus
 from services.intake.domain.workflow import RequestStatus
 
 PHONE_PATTERN = r"^[0-9+\-() ]+$"
@@ -72,6 +73,18 @@ class TimelineEntryRead(BaseModel):
     details: dict[str, Any] | None = None
 
 
+class SlaClockRead(BaseModel):
+    target: str
+    basis: str
+    started_at: AwareDatetime
+    due_at: AwareDatetime | None = Field(description="Empty while the clock is paused")
+    status: SlaStatus
+    met_at: AwareDatetime | None
+    breached_at: AwareDatetime | None
+    paused_total_seconds: float
+    paused_since: AwareDatetime | None
+
+
 class ServiceRequestRead(BaseModel):
     request_no: str
     channel: Channel
@@ -93,3 +106,6 @@ class ServiceRequestRead(BaseModel):
     received_at: AwareDatetime
     updated_at: AwareDatetime | None
     timeline: list[TimelineEntryRead]
+    sla: list[SlaClockRead] = Field(
+        default_factory=list, description="The request's SLA clocks (not filled in lists)"
+    )

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from services.intake.api.routes import RequestNo, request_read
 from services.intake.api.schemas import ServiceRequestRead
+from services.intake.api.sla_routes import clocks_of
 from services.intake.commands import workflow
 from services.intake.commands.errors import NotFound
 from services.intake.domain.service_request import Kind, ServiceRequest, Severity
@@ -19,6 +20,7 @@ from services.intake.domain.workflow import IllegalTransition
 from shared.auth.dependencies import require_roles
 from shared.auth.roles import Role
 from shared.auth.tokens import Staff
+from shared.db.unit_of_work import UnitOfWork
 from shared.http.deps import UnitOfWorkDep
 from shared.http.problems import Problem
 
@@ -46,7 +48,7 @@ class Resolution(BaseModel):
     note: str = Field(min_length=1, max_length=5000)
 
 
-async def _run(action: Awaitable[ServiceRequest]) -> ServiceRequestRead:
+async def _run(uow: UnitOfWork, action: Awaitable[ServiceRequest]) -> ServiceRequestRead:
     try:
         request = await action
     except NotFound as exc:
@@ -60,14 +62,14 @@ async def _run(action: Awaitable[ServiceRequest]) -> ServiceRequestRead:
             status_now=exc.status.value,
             allowed=exc.allowed,
         ) from exc
-    return request_read(request)
+    return request_read(request, await clocks_of(uow, request.request_no))
 
 
 @router.post("/{request_no}/acknowledge", summary="Acknowledge receipt")
 async def acknowledge(
     request_no: RequestNo, uow: UnitOfWorkDep, staff: Agent
 ) -> ServiceRequestRead:
-    return await _run(workflow.acknowledge(uow, request_no, staff.subject))
+    return await _run(uow, workflow.acknowledge(uow, request_no, staff.subject))
 
 
 @router.post("/{request_no}/triage", summary="Triage, or change the triage")
@@ -75,30 +77,46 @@ async def triage(
     request_no: RequestNo, body: TriageIn, uow: UnitOfWorkDep, staff: Agent
 ) -> ServiceRequestRead:
     decision = decision_for(body.kind, body.severity, body.visit_needed)
-    return await _run(workflow.triage(uow, request_no, decision, staff.subject))
+    return await _run(uow, workflow.triage(uow, request_no, decision, staff.subject))
 
 
 @router.post("/{request_no}/resolve-remotely", summary="Solved on the phone; no visit")
 async def resolve_remotely(
     request_no: RequestNo, body: Resolution, uow: UnitOfWorkDep, staff: Agent
 ) -> ServiceRequestRead:
-    return await _run(workflow.resolve_remotely(uow, request_no, body.note, staff.subject))
+    return await _run(uow, workflow.resolve_remotely(uow, request_no, body.note, staff.subject))
 
 
 @router.post("/{request_no}/cancel", summary="Cancel an open request, with a reason")
 async def cancel(
     request_no: RequestNo, body: Reason, uow: UnitOfWorkDep, staff: Agent
 ) -> ServiceRequestRead:
-    return await _run(workflow.cancel(uow, request_no, body.reason, staff.subject))
+    return await _run(uow, workflow.cancel(uow, request_no, body.reason, staff.subject))
 
 
 @router.post("/{request_no}/close", summary="Close a request whose work is done")
 async def close(request_no: RequestNo, uow: UnitOfWorkDep, staff: Agent) -> ServiceRequestRead:
-    return await _run(workflow.close(uow, request_no, staff.subject))
+    return await _run(uow, workflow.close(uow, request_no, staff.subject))
 
 
 @router.post("/{request_no}/reopen", summary="Reopen within 30 days of closing")
 async def reopen(
     request_no: RequestNo, body: Reason, uow: UnitOfWorkDep, staff: Agent
 ) -> ServiceRequestRead:
-    return await _run(workflow.reopen(uow, request_no, body.reason, staff.subject))
+    return await _run(uow, workflow.reopen(uow, request_no, body.reason, staff.subject))
+
+
+@router.post(
+    "/{request_no}/wait-for-customer", summary="Stop the SLA clocks: waiting on the customer"
+)
+async def wait_for_customer(
+    request_no: RequestNo, body: Reason, uow: UnitOfWorkDep, staff: Agent
+) -> ServiceRequestRead:
+    return await _run(uow, workflow.wait_for_customer(uow, request_no, body.reason, staff.subject))
+
+
+@router.post("/{request_no}/customer-answered", summary="Start the SLA clocks again")
+async def customer_answered(
+    request_no: RequestNo, uow: UnitOfWorkDep, staff: Agent
+) -> ServiceRequestRead:
+    return await _run(uow, workflow.customer_answered(uow, request_no, staff.subject))

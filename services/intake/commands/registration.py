@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
+from services.intake.commands.sla import start_clocks
 from services.intake.db.catalogue import Customers, ProductCatalogue
 from services.intake.db.repository import ServiceRequestRepository
 from services.intake.domain.service_request import (
@@ -107,6 +108,7 @@ async def register_in(
     )
     await Customers(session).find_or_add(command.customer)
     await requests.add(request)
+    await start_clocks(session, request, received_at)
     await uow.publish(
         RequestRegisteredV1(
             request_no=request.request_no,

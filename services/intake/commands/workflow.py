@@ -7,12 +7,20 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
 from services.intake.commands.errors import NotFound
+from services.intake.commands.sla import (
+    meet_clocks,
+    pause_clocks,
+    resume_clocks,
+    retarget_clocks,
+)
 from services.intake.db.repository import ServiceRequestRepository
 from services.intake.domain.calendar import WorkingCalendar
 from services.intake.domain.service_request import ServiceRequest, TimelineEntry
 from services.intake.domain.sla import SlaClock, SlaTargets, response_target_for
 from services.intake.domain.triage import Route, TriageDecision
 from services.intake.domain.workflow import (
+    FINAL,
+    IllegalTransition,
     RequestStatus,
     check_reopen,
     check_staff_move,
@@ -62,6 +70,9 @@ async def triage_in(
     request.kind = decision.kind
     request.severity = decision.severity
     request.visit_needed = decision.visit_needed
+    await retarget_clocks(uow.session, request, at)
+    if actor is not None:
+        await meet_clocks(uow.session, request.request_no, at)
     how = "人工分诊" if actor else "自动分诊"
     entries = [
         request.move(
@@ -115,6 +126,7 @@ async def triage(
 async def acknowledge(uow: UnitOfWork, request_no: str, actor: str) -> ServiceRequest:
     async def step(_uow: UnitOfWork, request: ServiceRequest, at: datetime) -> list[TimelineEntry]:
         check_staff_move("acknowledge", request.status)
+        await meet_clocks(_uow.session, request.request_no, at)
         return [request.move(S.ACKNOWLEDGED, at, "已确认受理", actor=actor)]
 
     return await _apply(uow, request_no, step)
@@ -125,6 +137,7 @@ async def resolve_remotely(
 ) -> ServiceRequest:
     async def step(_uow: UnitOfWork, request: ServiceRequest, at: datetime) -> list[TimelineEntry]:
         check_staff_move("resolve_remotely", request.status)
+        await meet_clocks(_uow.session, request.request_no, at)
         return [request.move(S.RESOLVED_REMOTELY, at, f"远程解决：{note}", actor=actor)]
 
     return await _apply(uow, request_no, step)
@@ -133,6 +146,7 @@ async def resolve_remotely(
 async def cancel(uow: UnitOfWork, request_no: str, reason: str, actor: str) -> ServiceRequest:
     async def step(uow: UnitOfWork, request: ServiceRequest, at: datetime) -> list[TimelineEntry]:
         check_staff_move("cancel", request.status)
+        await meet_clocks(uow.session, request.request_no, at)
         entry = request.move(
             S.CANCELLED, at, f"已取消：{reason}", actor=actor, details={"reason": reason}
         )
@@ -161,6 +175,39 @@ async def reopen(uow: UnitOfWork, request_no: str, reason: str, actor: str) -> S
             request.move(
                 S.ACKNOWLEDGED, at, f"重新打开：{reason}", actor=actor, details={"reason": reason}
             )
+        ]
+
+    return await _apply(uow, request_no, step)
+
+
+async def wait_for_customer(
+    uow: UnitOfWork, request_no: str, reason: str, actor: str
+) -> ServiceRequest:
+    """The request waits on the customer (a photo of the nameplate, an access date): its SLA
+    clocks stop until the customer answers."""
+
+    async def step(uow: UnitOfWork, request: ServiceRequest, at: datetime) -> list[TimelineEntry]:
+        if request.status in FINAL or not await pause_clocks(uow.session, request_no, at):
+            raise IllegalTransition("wait_for_customer", request.status, [])
+        return [
+            request.move(
+                request.status,
+                at,
+                f"等待客户：{reason}",
+                actor=actor,
+                details={"sla": "paused", "reason": reason},
+            )
+        ]
+
+    return await _apply(uow, request_no, step)
+
+
+async def customer_answered(uow: UnitOfWork, request_no: str, actor: str) -> ServiceRequest:
+    async def step(uow: UnitOfWork, request: ServiceRequest, at: datetime) -> list[TimelineEntry]:
+        if not await resume_clocks(uow.session, request_no, at):
+            raise IllegalTransition("customer_answered", request.status, [])
+        return [
+            request.move(request.status, at, "客户已回复", actor=actor, details={"sla": "resumed"})
         ]
 
     return await _apply(uow, request_no, step)

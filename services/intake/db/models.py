@@ -177,3 +177,24 @@ class SequenceRow(Base):
 
     name: Mapped[str] = mapped_column(String(50), primary_key=True)
     last_value: Mapped[int] = mapped_column(Integer)
+
+
+class SlaClockRow(Base):
+    """One SLA target watched on one request; ``due_at`` is empty while the clock is paused."""
+
+    __tablename__ = "sla_clocks"
+    __table_args__ = (
+        UniqueConstraint("request_no", "target", name="uq_sla_clocks_request_target"),
+        Index("ix_sla_clocks_open_due", "met_at", "breached_at", "due_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    request_no: Mapped[str] = mapped_column(String(20))
+    target: Mapped[str] = mapped_column(String(50))
+    basis: Mapped[str] = mapped_column(String(20))
+    duration_seconds: Mapped[int] = mapped_column(Integer)
+    started_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    pauses: Mapped[list[list[str | None]]] = mapped_column(JSON, default=list)
+    due_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    met_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    breached_at: Mapped[datetime | None] = mapped_column(UtcDateTime())

@@ -1,0 +1,137 @@
+"""Starting, meeting, pausing and checking the SLA clocks of requests.
+
+The response clock starts when a request is received, on the target its severity gives; a
+triage that changes kind or severity moves it to the right target from the same start. An
+agent's first action on the request (acknowledge, triage, resolve, cancel) meets it; the
+automatic triage does not, as nobody has answered the customer yet.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import UTC, datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from services.intake.db.sla_clocks import SlaClocks
+from services.intake.domain.calendar import WorkingCalendar
+from services.intake.domain.service_request import ServiceRequest
+from services.intake.domain.sla import SlaClock, SlaTargetName, SlaTargets, targets_for
+from services.intake.metrics import SLA_BREACHES
+
+log = logging.getLogger(__name__)
+
+# Targets met by the first answer to the customer. First verification of a complaint is met
+# by the complaint handling, which is still to come.
+ANSWERED_BY_AGENT = frozenset(
+    {
+        SlaTargetName.RESPONSE_URGENT,
+        SlaTargetName.RESPONSE_ORDINARY,
+        SlaTargetName.RESPONSE_CONSULTATION,
+        SlaTargetName.COMPLAINT_ACKNOWLEDGEMENT,
+    }
+)
+
+
+def sla_policy() -> tuple[WorkingCalendar, SlaTargets]:
+    calendar = WorkingCalendar.default()
+    return calendar, SlaTargets.defaults(calendar)
+
+
+def _targets(request: ServiceRequest) -> list[str]:
+    kind = (
+        request.kind.value
+        if request.kind
+        else (request.customer_asks.value if request.customer_asks else "repair")
+    )
+    severity = request.severity.value if request.severity else "ordinary"
+    names = targets_for(kind if kind in {"consultation", "complaint"} else "repair", severity)
+    # Until complaints have their own handling, only their acknowledgement is watched.
+    return [n for n in names if n in ANSWERED_BY_AGENT]
+
+
+async def start_clocks(session: AsyncSession, request: ServiceRequest, now: datetime) -> None:
+    calendar, targets = sla_policy()
+    clocks = SlaClocks(session, calendar)
+    for name in _targets(request):
+        await clocks.save(
+            request.request_no, SlaClock(target=targets[name], started_at=request.received_at), now
+        )
+
+
+async def retarget_clocks(session: AsyncSession, request: ServiceRequest, now: datetime) -> None:
+    """After triage: the open clocks follow the request's kind and severity, from the start."""
+    calendar, targets = sla_policy()
+    clocks = SlaClocks(session, calendar)
+    wanted = _targets(request)
+    for stored in await clocks.of_request(request.request_no):
+        if stored.clock.met_at is None and stored.clock.target.name not in wanted:
+            moved = SlaClock(
+                target=targets[wanted[0]],
+                started_at=stored.clock.started_at,
+                pauses=stored.clock.pauses,
+            )
+            await clocks.remove(stored)
+            await clocks.save(request.request_no, moved, now)
+
+
+async def meet_clocks(session: AsyncSession, request_no: str, now: datetime) -> None:
+    calendar, _ = sla_policy()
+    clocks = SlaClocks(session, calendar)
+    for stored in await clocks.of_request(request_no):
+        if stored.clock.met_at is None and stored.clock.target.name in ANSWERED_BY_AGENT:
+            await clocks.save(request_no, stored.clock.met(now), now)
+
+
+async def pause_clocks(session: AsyncSession, request_no: str, now: datetime) -> int:
+    calendar, _ = sla_policy()
+    clocks = SlaClocks(session, calendar)
+    paused = 0
+    for stored in await clocks.of_request(request_no):
+        if stored.clock.met_at is None and not stored.clock.is_paused:
+            await clocks.save(request_no, stored.clock.pause(now), now)
+            paused += 1
+    return paused
+
+
+async def resume_clocks(session: AsyncSession, request_no: str, now: datetime) -> int:
+    calendar, _ = sla_policy()
+    clocks = SlaClocks(session, calendar)
+    resumed = 0
+    for stored in await clocks.of_request(request_no):
+        if stored.clock.is_paused:
+            await clocks.save(request_no, stored.clock.resume(now), now)
+            resumed += 1
+    return resumed
+
+
+async def mark_breaches(session: AsyncSession, now: datetime) -> list[str]:
+    """Mark every clock past its due time as breached, once; the targets, for counting after
+    the commit."""
+    calendar, _ = sla_policy()
+    overdue = await SlaClocks(session, calendar).overdue(now)
+    for row in overdue:
+        row.breached_at = row.due_at
+    await session.flush()
+    return [row.target for row in overdue]
+
+
+def count_breaches(targets: list[str]) -> None:
+    for target in targets:
+        SLA_BREACHES.labels(target).inc()
+
+
+async def watch_for_breaches(sessions: async_sessionmaker[AsyncSession], every: float) -> None:
+    """The breach monitor: runs in every intake process; SKIP LOCKED lets them share work."""
+    while True:
+        await asyncio.sleep(every)
+        try:
+            async with sessions() as session:
+                targets = await mark_breaches(session, datetime.now(UTC))
+                await session.commit()
+            count_breaches(targets)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.warning("SLA breach check failed", extra={"error": repr(exc)[:300]})
