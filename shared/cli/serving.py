@@ -19,10 +19,8 @@ import uvicorn
 import yarl
 
 from shared.cli.suite import SERVICE_NAMES, app_factory_path, load_definition
-from shared.db.engine import create_engine, create_session_factory
 from shared.db.migrations import upgrade_to_head
-from shared.messaging.broker import BrokerConnection
-from shared.messaging.relay import OutboxRelay
+from shared.messaging.relay import relay_running
 from shared.observability.logs import configure_logging
 from shared.service import ServiceDefinition
 from shared.settings import BrokerSettings, SuiteSettings
@@ -193,21 +191,12 @@ def run_relay(service: str) -> int:
     configure_logging(f"{service}-relay", settings.service.log_level)
 
     async def main() -> None:
-        engine = create_engine(settings.service.database_url)
-        broker = BrokerConnection(settings.broker.amqp_url, service)
-        relay = OutboxRelay(service, create_session_factory(engine), broker, settings.broker)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        tasks = [asyncio.create_task(broker.run()), asyncio.create_task(relay.run())]
-        await stop.wait()
-        relay.stop()
-        await broker.close()
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        await engine.dispose()
+        async with relay_running(service, settings.service.database_url, settings.broker):
+            await stop.wait()
 
     asyncio.run(main())
     return 0

@@ -12,6 +12,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -22,6 +24,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from shared.db.engine import create_engine, create_session_factory
 from shared.db.messaging_tables import outbox
 from shared.messaging.broker import BrokerConnection
 from shared.messaging.retention import purge_published_outbox
@@ -72,6 +75,9 @@ class OutboxRelay:
 
     def wake(self) -> None:
         self._wake.set()
+
+    async def wait_connected(self) -> None:
+        await self._broker.wait_connected()
 
     def stop(self) -> None:
         self._stopping = True
@@ -221,3 +227,24 @@ class OutboxRelay:
         return await purge_published_outbox(
             self._sessions, timedelta(hours=self._settings.outbox_retention_hours)
         )
+
+
+@asynccontextmanager
+async def relay_running(
+    service: str, database_url: str, settings: BrokerSettings
+) -> AsyncIterator[OutboxRelay]:
+    """A relay with its own engine and broker connection, for as long as the block lasts:
+    the relay as its own process (``aftersales relay``), or beside a test."""
+    engine = create_engine(database_url)
+    broker = BrokerConnection(settings.amqp_url, f"{service}-relay", settings.reconnect_max_seconds)
+    relay = OutboxRelay(service, create_session_factory(engine), broker, settings)
+    tasks = [asyncio.create_task(broker.run()), asyncio.create_task(relay.run())]
+    try:
+        yield relay
+    finally:
+        relay.stop()
+        await broker.close()
+        for task in tasks:
+            task.cancel()
+        await asyncio.wait(tasks, timeout=5)
+        await engine.dispose()

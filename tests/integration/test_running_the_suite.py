@@ -13,10 +13,14 @@ from pathlib import Path
 
 import httpx
 
+from services.dispatch.app import DEFINITION as DISPATCH
+from services.intake.app import DEFINITION as INTAKE
 from shared.auth.tokens import issue_local_token
 from shared.cli.suite import SERVICE_NAMES
 from shared.settings import AuthSettings, BrokerSettings
+from tests.support.databases import DatabaseFactory
 from tests.support.processes import AFTERSALES, free_port, run_command, suite_environment
+from tests.support.services import running_service
 from tests.support.waiting import eventually
 
 
@@ -177,3 +181,47 @@ async def test_metrics_add_up_over_several_worker_processes(
         except TimeoutError:
             process.kill()
             await process.wait()
+
+
+async def test_the_relay_runs_as_its_own_process(
+    broker: BrokerSettings, databases: DatabaseFactory, auth: AuthSettings, tmp_path: Path
+) -> None:
+    intake_db = await databases.migrated(INTAKE.migrations_dir, "intake")
+    dispatch_db = await databases.migrated(DISPATCH.migrations_dir, "dispatch")
+    env = suite_environment(broker, INTAKE_DATABASE_URL=intake_db)
+    async with (
+        running_service(DISPATCH, dispatch_db, broker, auth) as dispatch,
+        running_service(INTAKE, intake_db, broker, auth, run_relay=False) as intake,
+    ):
+        assert intake.runtime.relay is None
+        token = issue_local_token(auth, "agent", ["intake_agent", "dispatcher"])
+        headers = {"Authorization": f"Bearer {token}"}
+        created = await intake.client.post(
+            "/api/v1/service-requests",
+            json={
+                "channel": "phone",
+                "customer": {"name": "吴磊", "phone": "13200000000"},
+                "product": {"model": "WX-200", "serial_no": "WX200-R"},
+                "fault_description": "无法启动",
+            },
+            headers=headers,
+        )
+        number = created.json()["request_no"]
+        url = f"/api/v1/incoming-requests/{number}"
+        # Nothing publishes intake's outbox yet.
+        await asyncio.sleep(0.5)
+        assert (await dispatch.client.get(url, headers=headers)).status_code == 404
+
+        relay = await asyncio.create_subprocess_exec(
+            *AFTERSALES, "relay", "intake", env=env, cwd=tmp_path,
+            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
+        )  # fmt: skip
+        try:
+            await eventually(
+                lambda: dispatch.client.get(url, headers=headers),
+                lambda answer: answer.status_code == 200,
+                within=30,
+            )
+        finally:
+            relay.send_signal(signal.SIGINT)
+            assert await asyncio.wait_for(relay.wait(), 20) == 0

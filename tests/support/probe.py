@@ -21,7 +21,7 @@ from shared.events.envelope import Envelope
 from shared.events.schemas.intake import RequestRegisteredV1
 from shared.messaging.broker import BrokerConnection
 from shared.messaging.consumer import EventConsumer, Subscription
-from shared.messaging.relay import OutboxRelay
+from shared.messaging.relay import OutboxRelay, relay_running
 from shared.messaging.topology import ServiceQueues
 from shared.settings import BrokerSettings
 
@@ -121,44 +121,28 @@ async def running_probe(
         await engine.dispose()
 
 
-async def effect_counts(database_url: str) -> dict[str, int]:
+async def _count_effects_by(database_url: str, column: Column[str]) -> dict[str, int]:
     engine = create_engine(database_url)
     try:
         async with engine.connect() as connection:
-            rows = await connection.execute(
-                select(effects.c.request_no, func.count()).group_by(effects.c.request_no)
-            )
-            return {request_no: count for request_no, count in rows.all()}
+            rows = await connection.execute(select(column, func.count()).group_by(column))
+            return {key: count for key, count in rows.all()}
     finally:
         await engine.dispose()
+
+
+async def effect_counts(database_url: str) -> dict[str, int]:
+    """Effects per request number: exactly-once means every value is 1."""
+    return await _count_effects_by(database_url, effects.c.request_no)
 
 
 async def effects_by_instance(database_url: str) -> dict[str, int]:
-    engine = create_engine(database_url)
-    try:
-        async with engine.connect() as connection:
-            rows = await connection.execute(
-                select(effects.c.instance, func.count()).group_by(effects.c.instance)
-            )
-            return {instance: count for instance, count in rows.all()}
-    finally:
-        await engine.dispose()
+    return await _count_effects_by(database_url, effects.c.instance)
 
 
 @asynccontextmanager
 async def running_relay(database_url: str, settings: BrokerSettings) -> AsyncIterator[OutboxRelay]:
     """The outbox relay of the probe's database, as a service process runs it."""
-    engine = create_engine(database_url)
-    broker = BrokerConnection(settings.amqp_url, f"{PROBE}-relay", settings.reconnect_max_seconds)
-    relay = OutboxRelay(PROBE, create_session_factory(engine), broker, settings)
-    tasks = [asyncio.create_task(broker.run()), asyncio.create_task(relay.run())]
-    try:
-        await asyncio.wait_for(broker.wait_connected(), 15)
+    async with relay_running(PROBE, database_url, settings) as relay:
+        await asyncio.wait_for(relay.wait_connected(), 15)
         yield relay
-    finally:
-        relay.stop()
-        await broker.close()
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        await engine.dispose()
