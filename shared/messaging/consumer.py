@@ -93,6 +93,7 @@ class EventConsumer:
         self._underlay: aiormq.abc.AbstractChannel | None = None
         self._default_exchange: AbstractExchange | None = None
         self._consumer_tag: str | None = None
+        self._reconnecting: set[asyncio.Task[None]] = set()
         broker.on_connect(self._start)
 
     @property
@@ -132,11 +133,11 @@ class EventConsumer:
         self._consumer_tag = None
         # A channel can die while its connection lives on (a broker-side channel error);
         # dropping the connection makes the supervisor set everything up again.
-        if not self._broker_closing():
-            asyncio.get_running_loop().create_task(self._broker.reconnect())
-
-    def _broker_closing(self) -> bool:
-        return not self._broker.is_connected
+        if self._broker.is_connected:
+            task = asyncio.get_running_loop().create_task(self._broker.reconnect())
+            # Held until done: the loop keeps only a weak reference to a task.
+            self._reconnecting.add(task)
+            task.add_done_callback(self._reconnecting.discard)
 
     async def stop(self) -> None:
         channel, self._channel = self._channel, None
