@@ -14,6 +14,7 @@ from services.intake.api.search_routes import router as search_router
 from services.intake.api.sla_routes import router as sla_router
 from services.intake.api.workflow_routes import router as workflow_router
 from services.intake.commands.catalogue import seed_demo
+from services.intake.commands.reporting import keep_open_requests_counted
 from services.intake.commands.sla import watch_for_breaches
 from services.intake.events.subscriptions import SUBSCRIPTIONS
 from services.intake.settings import IntakeSettings
@@ -23,6 +24,10 @@ from shared.settings import SuiteSettings
 
 async def sla_monitor(runtime: ServiceRuntime) -> None:
     await watch_for_breaches(runtime.sessions, runtime.settings.service.sla_check_seconds)
+
+
+async def open_requests_gauge(runtime: ServiceRuntime) -> None:
+    await keep_open_requests_counted(runtime.sessions, runtime.settings.service.sla_check_seconds)
 
 
 DEFINITION = ServiceDefinition(
@@ -42,7 +47,7 @@ DEFINITION = ServiceDefinition(
     migrations_dir=Path(__file__).parent / "db" / "migrations",
     settings_class=IntakeSettings,
     seed_demo=seed_demo,
-    background=[sla_monitor],
+    background=[sla_monitor, open_requests_gauge],
 )
 
 

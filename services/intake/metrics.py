@@ -1,6 +1,6 @@
 """Intake's business metrics (no dealer or request ids as labels)."""
 
-from prometheus_client import Counter
+from prometheus_client import Counter, Gauge
 
 DEALER_REPORTS = Counter(
     "aftersales_intake_dealer_reports_total",
@@ -24,4 +24,11 @@ SLA_BREACHES = Counter(
     "aftersales_intake_sla_breaches_total",
     "SLA clocks that passed their due time unmet, by target.",
     ["target"],
+)
+
+OPEN_REQUESTS = Gauge(
+    "aftersales_intake_open_requests",
+    "Requests neither closed nor cancelled, by status (counted from the database).",
+    ["status"],
+    multiprocess_mode="livemax",
 )

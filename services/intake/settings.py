@@ -21,6 +21,7 @@ class IntakeSettings(ServiceSettings):
     dealer_burst: int = Field(100, ge=1)
     idempotency_hours: float = Field(24.0, gt=0)
     secrets_key_file: Path = Path("data/intake/dealer-secrets.key")
+    # How often SLA breaches are looked for and the open-requests gauge is counted.
     sla_check_seconds: float = Field(30.0, gt=0)
 
     @property

@@ -171,3 +171,25 @@ async def test_a_clock_past_due_is_breached_once_counted_and_listed(
     assert (
         await intake.client.get("/api/v1/sla/due", headers=staff_headers("dispatcher"))
     ).status_code == 403
+
+
+async def test_open_requests_are_counted_by_status(
+    intake: RunningService, staff_headers: Headers
+) -> None:
+    agent = staff_headers("intake_agent")
+    kept = await _register(intake, agent)
+    gone = await _register(intake, agent)
+    await intake.client.post(f"{REQUESTS}/{kept['request_no']}/acknowledge", headers=agent)
+    await intake.client.post(
+        f"{REQUESTS}/{gone['request_no']}/cancel", json={"reason": "重复"}, headers=agent
+    )
+    # This test's database holds only these two; the gauge is set from it every 0.1 s.
+    await eventually(
+        lambda: (
+            sample("aftersales_intake_open_requests", status="acknowledged"),
+            sample("aftersales_intake_open_requests", status="received"),
+        ),
+        lambda counts: counts == (1.0, 0.0),
+    )
+    metrics = (await intake.client.get("/metrics")).text
+    assert 'aftersales_intake_open_requests{status="cancelled"}' not in metrics
