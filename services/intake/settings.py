@@ -1,9 +1,13 @@
+from __future__ import annotations
+
 from datetime import timedelta
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import SettingsConfigDict
 
+from services.intake.domain.calendar import WorkingCalendar
+from services.intake.domain.sla import SlaTargets
 from shared.settings import ServiceSettings
 
 
@@ -23,6 +27,28 @@ class IntakeSettings(ServiceSettings):
     secrets_key_file: Path = Path("data/intake/dealer-secrets.key")
     # How often SLA breaches are looked for and the open-requests gauge is counted.
     sla_check_seconds: float = Field(30.0, gt=0)
+    # The working calendar for targets counted in working time (see WorkingCalendar.parse).
+    calendar_zone: str = "Asia/Shanghai"
+    calendar_hours: str = "mon-fri 09:00-18:00"
+    calendar_holidays: str = ""
+    calendar_workdays: str = ""
+    # Overrides of the SLA targets, e.g. "response_urgent=45m; complaint_first_verification=5wd".
+    sla_targets: str = ""
+
+    @model_validator(mode="after")
+    def _calendar_and_targets_read(self) -> IntakeSettings:
+        # A mistake here is found when the service starts, not at the first request.
+        self.sla_policy()
+        return self
+
+    def sla_policy(self) -> tuple[WorkingCalendar, SlaTargets]:
+        calendar = WorkingCalendar.parse(
+            zone=self.calendar_zone,
+            hours=self.calendar_hours,
+            holidays=self.calendar_holidays,
+            workdays=self.calendar_workdays,
+        )
+        return calendar, SlaTargets.parse(self.sla_targets, calendar)
 
     @property
     def idempotency_window(self) -> timedelta:

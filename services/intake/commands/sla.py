@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from datetime import UTC, datetime
+from functools import cache
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -19,6 +20,7 @@ from services.intake.domain.calendar import WorkingCalendar
 from services.intake.domain.service_request import ServiceRequest
 from services.intake.domain.sla import SlaClock, SlaTargetName, SlaTargets, targets_for
 from services.intake.metrics import SLA_BREACHES
+from services.intake.settings import IntakeSettings
 
 log = logging.getLogger(__name__)
 
@@ -34,9 +36,10 @@ ANSWERED_BY_AGENT = frozenset(
 )
 
 
+@cache
 def sla_policy() -> tuple[WorkingCalendar, SlaTargets]:
-    calendar = WorkingCalendar.default()
-    return calendar, SlaTargets.defaults(calendar)
+    """The calendar and targets of this process's settings, read once, on first use."""
+    return IntakeSettings().sla_policy()
 
 
 def _targets(request: ServiceRequest) -> list[str]:

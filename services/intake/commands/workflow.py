@@ -12,6 +12,7 @@ from services.intake.commands.sla import (
     pause_clocks,
     resume_clocks,
     retarget_clocks,
+    sla_policy,
 )
 from services.intake.db.repository import ServiceRequestRepository
 from services.intake.domain.calendar import WorkingCalendar
@@ -105,9 +106,7 @@ async def triage_in(
             customer_phone=request.customer.phone,
             address=request.customer.address,
             region=request.customer.region,
-            response_due_at=response_due_at(
-                request, WorkingCalendar.default(), SlaTargets.defaults()
-            ),
+            response_due_at=response_due_at(request, *sla_policy()),
             triaged_at=at,
         )
     )
