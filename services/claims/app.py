@@ -6,6 +6,7 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
+from services.claims.api.routes import router
 from services.claims.events.subscriptions import SUBSCRIPTIONS
 from services.claims.settings import ClaimsSettings
 from shared.service import ServiceDefinition, build_app
@@ -15,7 +16,7 @@ DEFINITION = ServiceDefinition(
     name="claims",
     title="aftersales claims",
     description="Warranty decisions and supplier recovery.",
-    routers=[],
+    routers=[router],
     subscriptions=SUBSCRIPTIONS,
     migrations_dir=Path(__file__).parent / "db" / "migrations",
     settings_class=ClaimsSettings,

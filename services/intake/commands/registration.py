@@ -22,7 +22,11 @@ from services.intake.domain.warranty import Warranty
 from services.intake.domain.workflow import RequestStatus
 from services.intake.metrics import count_registered
 from shared.db.unit_of_work import UnitOfWork
-from shared.events.schemas.intake import RequestRegisteredV1
+from shared.events.schemas.intake import (
+    DealerWorkReportedV1,
+    ReplacedPartV1,
+    RequestRegisteredV1,
+)
 
 
 @dataclass(frozen=True)
@@ -109,6 +113,8 @@ async def register_in(
     await Customers(session).find_or_add(command.customer)
     await requests.add(request)
     await start_clocks(session, request, received_at)
+    if request.work_done is not None and request.dealer_id and request.dealer_report_no:
+        await uow.publish(dealer_work_reported(request, request.work_done))
     await uow.publish(
         RequestRegisteredV1(
             request_no=request.request_no,
@@ -142,3 +148,32 @@ async def find_request(
 ) -> ServiceRequest | None:
     async with uow:
         return await ServiceRequestRepository(uow.session).get(request_no, with_timeline)
+
+
+def dealer_work_reported(request: ServiceRequest, work: WorkDone) -> DealerWorkReportedV1:
+    assert request.dealer_id is not None and request.dealer_report_no is not None
+    return DealerWorkReportedV1(
+        request_no=request.request_no,
+        dealer_id=request.dealer_id,
+        dealer_report_no=request.dealer_report_no,
+        product_model=request.product_model,
+        product_line=request.product_line,
+        serial_no=request.serial_no,
+        purchase_date=request.purchase_date,
+        in_warranty=request.in_warranty,
+        warranty_expires_on=request.warranty_expires_on,
+        fault_description=request.fault_description,
+        fault_code=request.fault_code,
+        fault_occurred_at=request.fault_occurred_at,
+        completed_at=work.completed_at,
+        technician_name=work.technician_name,
+        labour_hours=work.labour_hours,
+        travel_km=work.travel_km,
+        cause=work.cause.value,
+        parts_replaced=[
+            ReplacedPartV1(
+                part_no=p.part_no, quantity=p.quantity, old_part_serial=p.old_part_serial
+            )
+            for p in work.parts_replaced
+        ],
+    )

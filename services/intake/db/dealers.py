@@ -13,7 +13,7 @@ from services.intake.db.models import (
     DealerSecretRow,
     SequenceRow,
 )
-from services.intake.db.repository import upsert_increment
+from shared.db.sequences import upsert_increment
 
 
 class DealerRepository:

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Executable, Table, select
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.intake.db.models import RequestNumberCounter, ServiceRequestRow, TimelineEntryRow
@@ -22,27 +21,7 @@ from services.intake.domain.service_request import (
     WorkDone,
 )
 from services.intake.domain.workflow import RequestStatus
-
-
-def upsert_increment(
-    session: AsyncSession, table: Table, key: dict[str, object], column: str
-) -> Executable:
-    """``INSERT … ON CONFLICT DO UPDATE SET column = column + 1 RETURNING column``.
-
-    The row stays locked until the transaction ends, so concurrent callers queue for it and
-    no value is given twice or skipped."""
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    target = table.c
-    return (
-        insert(table)
-        .values(**key, **{column: 1})
-        .on_conflict_do_update(
-            index_elements=[target[name] for name in key],
-            set_={column: target[column] + 1},
-        )
-        .returning(target[column])
-    )
+from shared.db.sequences import upsert_increment
 
 
 def _to_row(request: ServiceRequest, row: ServiceRequestRow) -> None:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from pydantic import AwareDatetime, Field
+from datetime import date
+from decimal import Decimal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from shared.events.registry import EventSchema, event_schema
 
@@ -49,3 +52,36 @@ class RequestCancelledV1(EventSchema):
     request_no: str
     reason: str
     cancelled_at: AwareDatetime
+
+
+class ReplacedPartV1(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    part_no: str
+    quantity: int
+    old_part_serial: str | None
+
+
+@event_schema("intake.dealer_work.reported", 1)
+class DealerWorkReportedV1(EventSchema):
+    """A partner dealer reported work it already did and claims under warranty; claims
+    opens a warranty claim for it."""
+
+    request_no: str
+    dealer_id: str
+    dealer_report_no: str
+    product_model: str
+    product_line: str | None
+    serial_no: str
+    purchase_date: date | None
+    in_warranty: bool | None = Field(description="On the fault date, as intake knows it")
+    warranty_expires_on: date | None
+    fault_description: str
+    fault_code: str | None
+    fault_occurred_at: AwareDatetime | None
+    completed_at: AwareDatetime
+    technician_name: str | None
+    labour_hours: Decimal
+    travel_km: Decimal
+    cause: str = Field(description="quality_defect, misuse or unknown")
+    parts_replaced: list[ReplacedPartV1]

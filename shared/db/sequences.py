@@ -1,0 +1,29 @@
+"""Gap-free document numbers (requests, claims, invoices) from counter rows."""
+
+from __future__ import annotations
+
+from sqlalchemy import Executable, Table
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+
+def upsert_increment(
+    session: AsyncSession, table: Table, key: dict[str, object], column: str
+) -> Executable:
+    """``INSERT … ON CONFLICT DO UPDATE SET column = column + 1 RETURNING column``.
+
+    The row stays locked until the transaction ends, so concurrent callers queue for it and
+    no value is given twice; a rolled-back transaction gives its value back, so none is
+    skipped."""
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    target = table.c
+    return (
+        insert(table)
+        .values(**key, **{column: 1})
+        .on_conflict_do_update(
+            index_elements=[target[name] for name in key],
+            set_={column: target[column] + 1},
+        )
+        .returning(target[column])
+    )
