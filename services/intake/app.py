@@ -12,6 +12,7 @@ from services.intake.api.dealer_routes import router as dealer_router
 from services.intake.api.routes import router
 from services.intake.api.search_routes import router as search_router
 from services.intake.api.sla_routes import router as sla_router
+from services.intake.api.survey_routes import router as survey_router
 from services.intake.api.workflow_routes import router as workflow_router
 from services.intake.commands.catalogue import seed_demo
 from services.intake.commands.reporting import keep_open_requests_counted
@@ -39,6 +40,7 @@ DEFINITION = ServiceDefinition(
         router,
         workflow_router,
         sla_router,
+        survey_router,
         dealer_router,
         admin_router,
         catalogue_router,

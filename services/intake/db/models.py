@@ -198,3 +198,18 @@ class SlaClockRow(Base):
     due_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     met_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     breached_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+
+
+class SurveyRow(Base):
+    __tablename__ = "surveys"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    request_no: Mapped[str] = mapped_column(String(20), unique=True)
+    # Only the hash of the customer's one-time link; empty once answered or for staff surveys.
+    link_token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    score: Mapped[int | None] = mapped_column(Integer)
+    comment: Mapped[str | None] = mapped_column(Text)
+    channel: Mapped[str | None] = mapped_column(String(10))
+    dealer_id: Mapped[str | None] = mapped_column(String(20))
+    recorded_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    recorded_by: Mapped[str | None] = mapped_column(String(200))
