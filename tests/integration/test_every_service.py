@@ -3,15 +3,13 @@ SQLite default and on PostgreSQL."""
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
 import pytest
 
 from shared.cli.suite import SERVICE_NAMES, load_definition
-from shared.db.migrations import upgrade_to_head
 from shared.settings import AuthSettings, BrokerSettings
-from tests.support.databases import DatabaseFactory
+from tests.support.databases import DatabaseFactory, migrated_sqlite
 from tests.support.services import running_service
 from tests.support.waiting import eventually
 
@@ -38,8 +36,7 @@ async def test_service_answers_health_ready_metrics_and_docs(
 ) -> None:
     definition = load_definition(service)
     if backend == "sqlite":
-        url = f"sqlite+aiosqlite:///{tmp_path / service}.db"
-        await asyncio.to_thread(upgrade_to_head, definition.migrations_dir, url)
+        url = await migrated_sqlite(definition, tmp_path)
     else:
         url = await databases.migrated(definition.migrations_dir, service)
 

@@ -4,7 +4,6 @@ ids, a bare 500 for an unexpected error, and the operations endpoints."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import uuid
@@ -17,10 +16,10 @@ from fastapi import APIRouter
 
 from services.intake.app import DEFINITION as INTAKE
 from services.intake.settings import IntakeSettings
-from shared.db.migrations import upgrade_to_head
 from shared.observability.context import correlation_id_var
 from shared.service import ServiceDefinition, build_app
 from shared.settings import AuthSettings, BrokerSettings
+from tests.support.databases import migrated_sqlite
 from tests.support.metrics import sample
 from tests.support.services import RunningService, running_service, suite_settings
 from tests.support.waiting import eventually
@@ -37,17 +36,11 @@ REQUEST = {
 Headers = Callable[..., dict[str, str]]
 
 
-async def migrated_sqlite(tmp_path: Path) -> str:
-    url = f"sqlite+aiosqlite:///{tmp_path / 'intake.db'}"
-    await asyncio.to_thread(upgrade_to_head, INTAKE.migrations_dir, url)
-    return url
-
-
 @pytest.fixture
 async def intake(
     tmp_path: Path, broker: BrokerSettings, auth: AuthSettings
 ) -> AsyncIterator[RunningService]:
-    url = await migrated_sqlite(tmp_path)
+    url = await migrated_sqlite(INTAKE, tmp_path)
     async with running_service(INTAKE, url, broker, auth) as service:
         yield service
 
@@ -293,7 +286,7 @@ async def test_unexpected_error_is_a_bare_logged_500(
         migrations_dir=INTAKE.migrations_dir,
         settings_class=IntakeSettings,
     )
-    settings = suite_settings(definition, await migrated_sqlite(tmp_path), broker, auth)
+    settings = suite_settings(definition, await migrated_sqlite(INTAKE, tmp_path), broker, auth)
     app = build_app(definition, settings)
     records = _Records()
     http_log = logging.getLogger("aftersales.http")

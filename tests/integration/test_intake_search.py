@@ -4,7 +4,6 @@ on PostgreSQL; the free text on SQLite too."""
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -18,9 +17,8 @@ from sqlalchemy import update
 
 from services.intake.app import DEFINITION as INTAKE
 from services.intake.db.models import ServiceRequestRow
-from shared.db.migrations import upgrade_to_head
 from shared.settings import AuthSettings, BrokerSettings
-from tests.support.databases import DatabaseFactory
+from tests.support.databases import DatabaseFactory, migrated_sqlite
 from tests.support.dealer_client import DealerClient, contract_report
 from tests.support.services import RunningService, running_service
 
@@ -33,8 +31,7 @@ BEIJING = timezone(timedelta(hours=8))
 
 async def _database(backend: str, databases: DatabaseFactory, tmp_path: Path) -> str:
     if backend == "sqlite":
-        url = f"sqlite+aiosqlite:///{tmp_path / 'intake.db'}"
-        await asyncio.to_thread(upgrade_to_head, INTAKE.migrations_dir, url)
+        url = await migrated_sqlite(INTAKE, tmp_path)
         return url
     return await databases.migrated(INTAKE.migrations_dir, "intake")
 

@@ -12,9 +12,8 @@ from services.intake.commands.registration import RegisterRequest, register_requ
 from services.intake.db.repository import ServiceRequestRepository
 from services.intake.domain.service_request import Channel, Customer
 from shared.db.engine import create_engine, create_session_factory
-from shared.db.migrations import upgrade_to_head
 from shared.db.unit_of_work import UnitOfWork
-from tests.support.databases import DatabaseFactory
+from tests.support.databases import DatabaseFactory, migrated_sqlite
 
 COMMAND = RegisterRequest(
     channel=Channel.WEB,
@@ -31,8 +30,7 @@ async def intake_database(
 ) -> str:
     if request.param == "postgresql":
         return await databases.migrated(INTAKE.migrations_dir, "intake")
-    url = f"sqlite+aiosqlite:///{tmp_path / 'intake.db'}"
-    await asyncio.to_thread(upgrade_to_head, INTAKE.migrations_dir, url)
+    url = await migrated_sqlite(INTAKE, tmp_path)
     return url
 
 

@@ -7,17 +7,16 @@ import random
 from pathlib import Path
 
 from services.dispatch.app import DEFINITION as DISPATCH
-from shared.db.migrations import upgrade_to_head
 from shared.service import build_app
 from shared.settings import AuthSettings, BrokerSettings
+from tests.support.databases import migrated_sqlite
 from tests.support.services import suite_settings
 
 
 async def test_stopping_at_any_moment_of_start_up_never_hangs(
     broker: BrokerSettings, auth: AuthSettings, tmp_path: Path
 ) -> None:
-    url = f"sqlite+aiosqlite:///{tmp_path / 'dispatch.db'}"
-    await asyncio.to_thread(upgrade_to_head, DISPATCH.migrations_dir, url)
+    url = await migrated_sqlite(DISPATCH, tmp_path)
     moments = random.Random(7)
     for _ in range(25):
         app = build_app(DISPATCH, suite_settings(DISPATCH, url, broker, auth))

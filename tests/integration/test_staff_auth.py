@@ -3,7 +3,6 @@ outside provider's JWKS."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import socket
 import threading
@@ -21,8 +20,8 @@ from jwt.algorithms import RSAAlgorithm
 
 from services.intake.app import DEFINITION as INTAKE
 from shared.auth.tokens import issue_local_token
-from shared.db.migrations import upgrade_to_head
 from shared.settings import AuthSettings, BrokerSettings
+from tests.support.databases import migrated_sqlite
 from tests.support.services import RunningService, running_service
 
 URL = "/api/v1/service-requests"
@@ -38,8 +37,7 @@ Headers = Callable[..., dict[str, str]]
 
 @pytest.fixture
 async def database_url(tmp_path: Path) -> str:
-    url = f"sqlite+aiosqlite:///{tmp_path / 'intake.db'}"
-    await asyncio.to_thread(upgrade_to_head, INTAKE.migrations_dir, url)
+    url = await migrated_sqlite(INTAKE, tmp_path)
     return url
 
 

@@ -3,7 +3,6 @@ dispatch's inbox, on PostgreSQL and on the embedded SQLite default."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
@@ -12,9 +11,8 @@ import pytest
 
 from services.dispatch.app import DEFINITION as DISPATCH
 from services.intake.app import DEFINITION as INTAKE
-from shared.db.migrations import upgrade_to_head
 from shared.settings import AuthSettings, BrokerSettings
-from tests.support.databases import DatabaseFactory
+from tests.support.databases import DatabaseFactory, migrated_sqlite
 from tests.support.metrics import sample
 from tests.support.services import running_service
 from tests.support.waiting import eventually
@@ -39,8 +37,7 @@ async def database_urls(
         return
     urls = []
     for definition in (INTAKE, DISPATCH):
-        url = f"sqlite+aiosqlite:///{tmp_path / definition.name}.db"
-        await asyncio.to_thread(upgrade_to_head, definition.migrations_dir, url)
+        url = await migrated_sqlite(definition, tmp_path)
         urls.append(url)
     yield urls[0], urls[1]
 

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from pathlib import Path
 
 import asyncpg
 from sqlalchemy.engine import make_url
+
+from shared.db.migrations import upgrade_to_head
+from shared.service import ServiceDefinition
 
 
 def _asyncpg_dsn(url: str) -> str:
@@ -34,8 +38,6 @@ class DatabaseFactory:
         return database_url(self._admin_url, name)
 
     async def migrated(self, service_migrations: object, label: str) -> str:
-        from shared.db.migrations import upgrade_to_head
-
         url = await self.create(label)
         # Alembic runs its own event loop; keep it off this one.
         await asyncio.to_thread(upgrade_to_head, service_migrations, url)  # type: ignore[arg-type]
@@ -51,3 +53,11 @@ class DatabaseFactory:
         finally:
             await connection.close()
         self._created.clear()
+
+
+async def migrated_sqlite(definition: ServiceDefinition, directory: Path) -> str:
+    """A fresh SQLite file for the service in ``directory``, migrated like production."""
+    url = f"sqlite+aiosqlite:///{directory / definition.name}.db"
+    # Alembic runs its own event loop; keep it off this one.
+    await asyncio.to_thread(upgrade_to_head, definition.migrations_dir, url)
+    return url
