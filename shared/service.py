@@ -57,7 +57,11 @@ class ServiceRuntime:
     def __init__(self, definition: ServiceDefinition, settings: SuiteSettings) -> None:
         self.service = definition.name
         self.settings = settings
-        self.engine: AsyncEngine = create_engine(settings.service.database_url)
+        self.engine: AsyncEngine = create_engine(
+            settings.service.database_url,
+            pool_size=settings.service.database_pool_size,
+            max_overflow=settings.service.database_max_overflow,
+        )
         self.sessions: async_sessionmaker[AsyncSession] = create_session_factory(self.engine)
         self.broker = BrokerConnection(
             settings.broker.amqp_url, definition.name, settings.broker.reconnect_max_seconds

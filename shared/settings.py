@@ -74,6 +74,11 @@ class ServiceSettings(BaseSettings):
     model_config = SettingsConfigDict(extra="ignore")
 
     database_url: str
+    # Connections per process = pool size + overflow; size them so every instance of every
+    # service fits under PostgreSQL's max_connections (100 by default). A fixed pool (no
+    # overflow) by default: see shared/db/engine.py for why.
+    database_pool_size: int = Field(20, ge=1)
+    database_max_overflow: int = Field(0, ge=0)
     host: str = "127.0.0.1"
     port: int
     workers: int = Field(1, ge=1)

@@ -61,8 +61,11 @@ registry = EventRegistry()
 
 def event_schema(event_type: str, version: int) -> Callable[[SchemaT], SchemaT]:
     parts = event_type.split(".")
-    if len(parts) != 3 or not all(parts):
-        raise ValueError(f"event type {event_type!r} is not <producer>.<aggregate>.<event>")
+    # ``parts.issued``: when the producer is itself the aggregate, the middle part is left out.
+    if len(parts) not in (2, 3) or not all(parts):
+        raise ValueError(
+            f"event type {event_type!r} is not <producer>.<aggregate>.<event> or <producer>.<event>"
+        )
 
     def register(cls: SchemaT) -> SchemaT:
         cls.event_type = event_type

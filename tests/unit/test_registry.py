@@ -38,7 +38,11 @@ def test_a_type_and_version_cannot_be_defined_twice() -> None:
         local.register(Second)
 
 
-@pytest.mark.parametrize("bad", ["registered", "intake.registered", "intake..registered", ""])
+@pytest.mark.parametrize("bad", ["registered", "intake..registered", ".registered", "a.b.c.d", ""])
 def test_event_type_must_name_producer_aggregate_and_event(bad: str) -> None:
     with pytest.raises(ValueError):
         event_schema(bad, 1)
+
+
+def test_a_producer_that_is_its_own_aggregate_may_leave_the_aggregate_out() -> None:
+    assert event_schema("parts.issued", 1) is not None
