@@ -8,7 +8,10 @@ from fastapi import FastAPI
 
 from services.intake.api.admin_routes import router as admin_router
 from services.intake.api.catalogue_routes import router as catalogue_router
+from services.intake.api.complaint_routes import router as complaint_router
+from services.intake.api.customer_routes import router as customer_router
 from services.intake.api.dealer_routes import router as dealer_router
+from services.intake.api.return_routes import router as return_router
 from services.intake.api.routes import router
 from services.intake.api.search_routes import router as search_router
 from services.intake.api.sla_routes import router as sla_router
@@ -44,6 +47,9 @@ DEFINITION = ServiceDefinition(
         dealer_router,
         admin_router,
         catalogue_router,
+        customer_router,
+        complaint_router,
+        return_router,
     ],
     subscriptions=SUBSCRIPTIONS,
     migrations_dir=Path(__file__).parent / "db" / "migrations",

@@ -1,6 +1,6 @@
 """Intake's business metrics (no dealer or request ids as labels)."""
 
-from prometheus_client import Counter, Gauge
+from prometheus_client import Counter, Gauge, Histogram
 
 DEALER_REPORTS = Counter(
     "aftersales_intake_dealer_reports_total",
@@ -31,4 +31,12 @@ OPEN_REQUESTS = Gauge(
     "Requests neither closed nor cancelled, by status (counted from the database).",
     ["status"],
     multiprocess_mode="livemax",
+)
+
+RESPONSE_SECONDS = Histogram(
+    "aftersales_intake_response_seconds",
+    "From receipt to the first answer by an agent (acknowledged, triaged, resolved or "
+    "cancelled), by the response target the request was under.",
+    ["target"],
+    buckets=(60, 300, 900, 1800, 3600, 7200, 14400, 28800, 86400, 172800, 259200),
 )

@@ -34,6 +34,8 @@ class IntakeSettings(ServiceSettings):
     calendar_workdays: str = ""
     # Overrides of the SLA targets, e.g. "response_urgent=45m; complaint_first_verification=5wd".
     sla_targets: str = ""
+    # How long after closing a request may still be reopened (DOMAIN §1: 30 days).
+    reopen_window_days: float = Field(30.0, gt=0)
 
     @model_validator(mode="after")
     def _calendar_and_targets_read(self) -> IntakeSettings:
@@ -49,6 +51,10 @@ class IntakeSettings(ServiceSettings):
             workdays=self.calendar_workdays,
         )
         return calendar, SlaTargets.parse(self.sla_targets, calendar)
+
+    @property
+    def reopen_window(self) -> timedelta:
+        return timedelta(days=self.reopen_window_days)
 
     @property
     def idempotency_window(self) -> timedelta:

@@ -6,11 +6,15 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator, Callable
+from datetime import timedelta
 from typing import Any
 
 import pytest
+from prometheus_client import REGISTRY
+from sqlalchemy import select
 
 from services.intake.app import DEFINITION as INTAKE
+from services.intake.db.models import DealerIdempotencyRow, DealerSecretRow
 from shared.settings import AuthSettings, BrokerSettings
 from tests.support.databases import DatabaseFactory
 from tests.support.dealer_client import REPORTS, DealerClient, contract_report
@@ -193,6 +197,12 @@ async def test_secret_rotation_with_two_active_secrets(
 
     shown = (await intake.client.get(base, headers=staff_headers("auditor"))).json()
     assert len(shown["secrets"]) == 2
+    # Stored sealed: neither secret can be read back from the database.
+    async with intake.runtime.sessions() as session:
+        stored = (await session.execute(select(DealerSecretRow))).scalars().all()
+    for secret in (dealer.secret, rotated.secret):
+        for row in stored:
+            assert secret.encode() not in row.sealed and secret[:16] not in row.fingerprint
     assert dealer.secret not in json.dumps(shown)  # never shown again, only fingerprints
     old_id = shown["secrets"][0]["secret_id"]
     revoked = await intake.client.delete(f"{base}/secrets/{old_id}", headers=admin)
@@ -236,6 +246,9 @@ async def test_bad_input_is_refused_with_every_field_named(
     bad["work_done"]["labour_hours"] = -1
     bad["work_done"]["parts_replaced"][0]["quantity"] = "two"
     bad["purchase_date"] = "2026-02-30"
+    bad["severity"] = "critical"
+    bad["work_done"]["cause"] = "aliens"
+    bad["product"] = {"model": ["WX-200"]}
     answer = await dealer.post_report(bad)
     assert answer.status_code == 422 and answer.headers["content-type"] == PROBLEM
     fields = {error["field"] for error in answer.json()["errors"]}
@@ -248,6 +261,10 @@ async def test_bad_input_is_refused_with_every_field_named(
         "work_done.labour_hours",
         "work_done.parts_replaced.0.quantity",
         "purchase_date",
+        "severity",
+        "work_done.cause",
+        "product.model",
+        "product.serial_no",
     } <= fields
 
     assert (await dealer.post_report(b"{not json")).status_code == 422
@@ -266,7 +283,24 @@ async def test_bad_input_is_refused_with_every_field_named(
 
     huge = json.dumps(contract_report(fault={"description": "漏" * 400_000})).encode()
     too_large = await dealer.post_report(huge)
-    assert too_large.status_code == 413
+    assert too_large.status_code == 413 and too_large.headers["content-type"] == PROBLEM
+    # Sent in chunks without a declared length, it is counted as it arrives.
+
+    async def chunks() -> AsyncIterator[bytes]:
+        for start in range(0, len(huge), 64 * 1024):
+            yield huge[start : start + 64 * 1024]
+
+    streamed = await intake.client.post(
+        REPORTS,
+        content=chunks(),
+        headers={**dealer.headers("POST", REPORTS, huge), "Idempotency-Key": "big"},
+    )
+    assert streamed.status_code == 413, streamed.text
+    # Just under 1 MiB is read (and refused only for the description's length).
+    under = contract_report(fault={"description": "x"})
+    under["fault"]["description"] = "x" * (1024 * 1024 - len(json.dumps(under)) - 1)
+    assert len(json.dumps(under)) < 1024 * 1024
+    assert (await dealer.post_report(under, key="under")).status_code == 422
 
     long_text = await dealer.post_report(
         contract_report(fault={"description": "x" * 5001}), key="long"
@@ -336,3 +370,72 @@ async def test_dealer_reads_its_own_reports_with_timeline_and_pages(
     assert (await dealer.get(f"{REPORTS}?updated_since=2026-11-01T00:00:00")).status_code == 422
     later = await dealer.get(f"{REPORTS}?updated_since=2099-01-01T00:00:00Z")
     assert later.status_code == 200 and later.json()["items"] == []
+
+
+# The metrics the issue names, with exactly its labels (response_seconds carries the SLA
+# target it was measured against: a handful of values).
+INTAKE_METRICS = {
+    "aftersales_intake_requests_total": {"channel", "kind", "severity"},
+    "aftersales_intake_open_requests": {"status"},
+    "aftersales_intake_response_seconds": {"target"},
+    "aftersales_intake_sla_breaches_total": {"target"},
+    "aftersales_intake_dealer_reports_total": {"outcome"},
+}
+
+
+async def test_rejections_are_counted_and_no_metric_names_a_dealer(
+    intake: RunningService, staff_headers: Headers
+) -> None:
+    dealer = await _new_dealer(intake, staff_headers, rate_per_second=0.5, burst=3)
+    rejected = sample("aftersales_intake_dealer_reports_total", outcome="rejected")
+    assert (await dealer.post_report(contract_report(), key="m-1")).status_code == 201
+    wrong = DealerClient(intake.client, dealer.dealer_id, "not-the-secret")
+    assert (await wrong.post_report(contract_report(), key="m-2")).status_code == 401
+    assert (await dealer.post_report({"request": "teleport"}, key="m-3")).status_code == 422
+    assert (await dealer.get(REPORTS)).status_code == 200  # the burst of 3 is spent
+    assert (await dealer.post_report(contract_report(), key="m-4")).status_code == 429
+    assert sample("aftersales_intake_dealer_reports_total", outcome="rejected") == rejected + 3
+
+    families = {f.name: f for f in REGISTRY.collect() if f.name.startswith("aftersales_intake_")}
+    for name, labels in INTAKE_METRICS.items():
+        family = families[name.removesuffix("_total")]
+        for found in family.samples:
+            assert set(found.labels) - {"le"} == labels, (name, found.labels)
+    for family in families.values():
+        for found in family.samples:
+            assert dealer.dealer_id not in found.labels.values(), family.name
+            assert not any(str(v).startswith("SR-") for v in found.labels.values()), family.name
+
+
+async def test_an_idempotency_key_is_kept_24_hours(
+    intake: RunningService, staff_headers: Headers
+) -> None:
+    dealer = await _new_dealer(intake, staff_headers)
+    first = await dealer.post_report(contract_report("K-1"), key="day")
+    assert first.status_code == 201
+
+    async def age_key(by: timedelta) -> None:
+        async with intake.runtime.sessions() as session:
+            rows = await session.execute(
+                select(DealerIdempotencyRow).where(
+                    DealerIdempotencyRow.dealer_id == dealer.dealer_id
+                )
+            )
+            for row in rows.scalars():
+                row.created_at -= by
+            await session.commit()
+
+    await age_key(timedelta(hours=23, minutes=59))
+    replayed = await dealer.post_report(contract_report("K-1"), key="day")
+    assert replayed.headers.get("idempotent-replayed") == "true"
+    assert replayed.json() == first.json()
+    assert (await dealer.post_report(contract_report("K-2"), key="day")).status_code == 409
+
+    await age_key(timedelta(minutes=2))  # now 24 h and a minute old: forgotten
+    # The same body is no replay any more; its report number is still taken.
+    again = await dealer.post_report(contract_report("K-1"), key="day")
+    assert again.status_code == 409 and "K-1" in again.json()["detail"]
+    # And the key is free for another report.
+    other = await dealer.post_report(contract_report("K-2"), key="day")
+    assert other.status_code == 201 and "idempotent-replayed" not in other.headers
+    assert other.json()["request_no"] != first.json()["request_no"]

@@ -5,8 +5,11 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from services.intake.app import DEFINITION as INTAKE
 from shared.settings import AuthSettings, BrokerSettings
@@ -32,6 +35,23 @@ async def intake(
         INTAKE, intake_url, broker, auth, secrets_key_file=tmp_path / "k"
     ) as service:
         yield service
+
+
+async def _demo_tables(url: str) -> dict[str, list[dict[str, Any]]]:
+    engine = create_async_engine(url)
+    try:
+        async with engine.connect() as connection:
+            return {
+                table: [
+                    dict(row)
+                    for row in (
+                        await connection.execute(text(f"SELECT * FROM {table} ORDER BY 1"))
+                    ).mappings()
+                ]
+                for table in ("product_models", "units", "customers")
+            }
+    finally:
+        await engine.dispose()
 
 
 def _csv(headers: dict[str, str]) -> dict[str, str]:
@@ -131,6 +151,22 @@ async def test_a_known_unit_decides_warranty_and_lets_triage_decide_alone(
     assert read["warranty"] == {"in_warranty": False, "expires_on": "2025-01-01"}
     assert read["product_line"] == "pumps"
 
+    # An unknown serial is registered on its first report, with the date given then.
+    agent = staff_headers("intake_agent")
+    new_unit = {**body, "product": {"model": "WX-200", "serial_no": "WX200-NEW"}}
+    first = await intake.client.post("/api/v1/service-requests", json=new_unit, headers=agent)
+    assert first.json()["warranty"] == {"in_warranty": True, "expires_on": "2027-10-01"}
+    unit = await intake.client.get("/api/v1/units/WX200-NEW", headers=agent)
+    assert unit.status_code == 200, unit.text
+    assert unit.json()["purchase_date"] == "2026-10-01"
+    assert unit.json()["product_model"] == "WX-200"
+    later = await intake.client.post(
+        "/api/v1/service-requests",
+        json={**new_unit, "purchase_date": "2026-11-01"},
+        headers=agent,
+    )
+    assert later.json()["purchase_date"] == "2026-10-01"  # the register keeps the first date
+
 
 async def test_cli_seed_is_idempotent_and_cli_import_reports_bad_lines(
     intake_url: str, broker: BrokerSettings, tmp_path: Path
@@ -139,8 +175,17 @@ async def test_cli_seed_is_idempotent_and_cli_import_reports_bad_lines(
     code, out, err = await run_command("seed", "--demo", env=env, cwd=tmp_path)
     assert code == 0, err
     assert "3 product models and 6 units added" in out
+    seeded = await _demo_tables(intake_url)
+    lines = {
+        (m["model"], m["product_line"], m["warranty_months"]) for m in seeded["product_models"]
+    }
+    assert lines == {("WX-200", "pumps", 12), ("WX-300", "pumps", 12), ("CK-50", "compressors", 24)}
+    assert {c["region"] for c in seeded["customers"]} == {"上海", "北京", "广州"}
+    assert len(seeded["units"]) == 6 and len(seeded["customers"]) == 6
     code, out, _ = await run_command("seed", "--demo", env=env, cwd=tmp_path)
     assert "0 product models and 0 units added (9 already there)" in out
+    # Running it twice changes nothing, not even a timestamp.
+    assert await _demo_tables(intake_url) == seeded
 
     csv_file = tmp_path / "units.csv"
     csv_file.write_text("serial_no,model,purchase_date\nN-1,WX-200,2026-01-01\nN-2,,2026-01-01\n")

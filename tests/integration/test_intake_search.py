@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import update
 
 from services.intake.app import DEFINITION as INTAKE
-from services.intake.db.models import ServiceRequestRow
+from services.intake.db.models import ServiceRequestRow, SlaClockRow
 from shared.settings import AuthSettings, BrokerSettings
 from tests.support.databases import DatabaseFactory, migrated_sqlite
 from tests.support.dealer_client import DealerClient, contract_report
@@ -227,6 +227,56 @@ async def test_every_filter_alone_and_combined(
     # A filter holds across pages too.
     pages = await desk.walk(1, status=["received", "cancelled"])
     assert pages == [[r6["request_no"]], [r5["request_no"]], [r4["request_no"]]]
+
+
+async def test_breached_or_due_within_minutes(
+    intake: RunningService, staff_headers: Headers
+) -> None:
+    desk = Desk(intake, staff_headers)
+    made = [await desk.register(f"时钟{i}", region="北京" if i == 2 else "上海") for i in range(7)]
+    now = datetime.now(UTC)
+    minutes = lambda n: now + timedelta(minutes=n)  # noqa: E731
+    # (due_at, met_at, breached_at) of every clock of each request; made[0] keeps its own.
+    clocks = {
+        1: (minutes(-5), None, minutes(-5)),  # past due, breached
+        2: (minutes(10), None, None),
+        3: (minutes(40), None, None),
+        4: (None, None, None),  # paused: the customer is awaited
+        5: (minutes(5), now, None),  # met in time
+        6: (minutes(-60), now, minutes(-60)),  # met late
+    }
+    async with intake.runtime.sessions() as session:
+        for index, (due_at, met_at, breached_at) in clocks.items():
+            changed = await session.execute(
+                update(SlaClockRow)
+                .where(SlaClockRow.request_no == made[index]["request_no"])
+                .values(due_at=due_at, met_at=met_at, breached_at=breached_at)
+            )
+            assert changed.rowcount >= 1  # type: ignore[attr-defined]
+        await session.commit()
+    r = {i: made[i] for i in range(7)}
+    first_due = datetime.fromisoformat(
+        (await desk.http.get(f"{URL}/{r[0]['request_no']}", headers=desk.agent)).json()["sla"][0][
+            "due_at"
+        ]
+    )
+    assert first_due > minutes(100)  # an ordinary response clock: 2 h, or more in working time
+
+    assert await desk.found(due_within_minutes=0) == numbers(r[1])
+    assert await desk.found(due_within_minutes=15) == numbers(r[2], r[1])
+    assert await desk.found(due_within_minutes=60) == numbers(r[3], r[2], r[1])
+    assert await desk.found(breached="true") == numbers(r[6], r[1])
+    assert await desk.found(breached="false") == numbers(r[5], r[4], r[3], r[2], r[0])
+    assert await desk.found(due_within_minutes=60, breached="false") == numbers(r[3], r[2])
+    assert await desk.found(due_within_minutes=60, region="北京") == numbers(r[2])
+    assert await desk.found(due_within_minutes=60, sort="received_at") == numbers(r[1], r[2], r[3])
+    for params, field in (
+        ({"due_within_minutes": -1}, "query.due_within_minutes"),
+        ({"due_within_minutes": 7 * 24 * 60 + 1}, "query.due_within_minutes"),
+        ({"due_within_minutes": "soon"}, "query.due_within_minutes"),
+        ({"breached": "maybe"}, "query.breached"),
+    ):
+        assert_invalid(await desk.search(**params), field)
 
 
 async def test_free_text_is_literal_case_insensitive_and_finds_chinese(

@@ -4,6 +4,7 @@ while the customer is awaited, breached once, listed when due soon."""
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator, Callable
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -14,7 +15,8 @@ import pytest
 from sqlalchemy import select
 
 from services.intake.app import DEFINITION as INTAKE
-from services.intake.db.models import SlaClockRow
+from services.intake.db.models import ServiceRequestRow, SlaClockRow
+from shared.db.messaging_tables import outbox
 from shared.settings import AuthSettings, BrokerSettings
 from tests.support.databases import DatabaseFactory
 from tests.support.metrics import sample
@@ -68,6 +70,46 @@ async def test_urgent_request_gets_a_30_minute_clock_met_by_the_agent(
     acknowledged = await intake.client.post(f"{REQUESTS}/{number}/acknowledge", headers=agent)
     [clock] = acknowledged.json()["sla"]
     assert clock["status"] == "met" and clock["met_at"] is not None
+
+
+async def test_the_first_answer_is_measured_once(
+    intake: RunningService, staff_headers: Headers
+) -> None:
+    agent = staff_headers("intake_agent")
+    name = "aftersales_intake_response_seconds_count"
+    before = sample(name, target="response_ordinary")
+    number = (await _register(intake, agent, severity="ordinary"))["request_no"]
+    await _age_clock(intake, number, timedelta(minutes=10))
+    async with intake.runtime.sessions() as session:
+        # As if received ten minutes ago: the measure runs from receipt.
+        row = await session.get(ServiceRequestRow, await _row_id(intake, number))
+        assert row is not None
+        row.received_at -= timedelta(minutes=10)
+        await session.commit()
+    total_before = sample("aftersales_intake_response_seconds_sum", target="response_ordinary")
+    await intake.client.post(f"{REQUESTS}/{number}/acknowledge", headers=agent)
+    assert sample(name, target="response_ordinary") == before + 1
+    took = sample("aftersales_intake_response_seconds_sum", target="response_ordinary")
+    assert 600 <= took - total_before < 660
+    # Neither a refused step nor a later one is a first answer.
+    assert (
+        await intake.client.post(f"{REQUESTS}/{number}/acknowledge", headers=agent)
+    ).status_code == 409
+    await intake.client.post(
+        f"{REQUESTS}/{number}/triage", json={"kind": "repair", "severity": "urgent"}, headers=agent
+    )
+    assert sample(name, target="response_ordinary") == before + 1
+
+
+async def _row_id(intake: RunningService, number: str) -> int:
+    async with intake.runtime.sessions() as session:
+        return int(
+            (
+                await session.execute(
+                    select(ServiceRequestRow.id).where(ServiceRequestRow.request_no == number)
+                )
+            ).scalar_one()
+        )
 
 
 async def test_triage_moves_the_clock_to_the_target_of_the_new_severity(
@@ -157,6 +199,17 @@ async def test_a_clock_past_due_is_breached_once_counted_and_listed(
     # Later passes of the monitor (every 0.1 s here) do not count it again.
     await asyncio.sleep(0.5)
     assert sample("aftersales_intake_sla_breaches_total", target="response_urgent") == before + 1
+    async with intake.runtime.sessions() as session:
+        envelopes = (
+            await session.execute(
+                select(outbox.c.envelope).where(outbox.c.routing_key == "intake.sla.breached.v1")
+            )
+        ).scalars()
+        announced = [json.loads(e)["data"] for e in envelopes]
+    assert [(a["request_no"], a["target"], a["severity"]) for a in announced] == [
+        (late["request_no"], "response", "urgent")
+    ]
+    assert announced[0]["due_at"] == announced[0]["breached_at"]
 
     due = await intake.client.get("/api/v1/sla/due?within_minutes=60", headers=agent)
     listed = [(c["request_no"], c["status"]) for c in due.json()]

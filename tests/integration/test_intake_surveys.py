@@ -7,8 +7,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from sqlalchemy import update
 
 from services.intake.app import DEFINITION as INTAKE
+from services.intake.db.models import ServiceRequestRow
 from shared.settings import AuthSettings, BrokerSettings
 from tests.support.databases import DatabaseFactory
 from tests.support.services import RunningService, running_service
@@ -123,3 +125,42 @@ async def test_averages_per_month_and_dealer(
     assert (
         await intake.client.get("/api/v1/surveys/averages?by=year", headers=manager)
     ).status_code == 422
+
+
+async def test_averages_per_dealer_and_technician(
+    intake: RunningService, staff_headers: Headers
+) -> None:
+    agent = staff_headers("intake_agent")
+    # (dealer, technician) each request went through; the assignment normally comes from
+    # dispatch's events, which test_intake_following covers.
+    who = [
+        ("D0001", "T01", "李强"),
+        ("D0001", "T02", "王伟"),
+        ("D0002", "T01", "李强"),
+        (None, None, None),
+    ]
+    for (dealer_id, technician_id, name), score in zip(who, (5, 3, 4, 1), strict=True):
+        number = await _closed_request(intake, agent)
+        async with intake.runtime.sessions() as session:
+            await session.execute(
+                update(ServiceRequestRow)
+                .where(ServiceRequestRow.request_no == number)
+                .values(dealer_id=dealer_id, technician_id=technician_id, technician_name=name)
+            )
+            await session.commit()
+        answer = await intake.client.post(
+            f"{REQUESTS}/{number}/survey", json={"score": score}, headers=agent
+        )
+        assert answer.status_code == 201, answer.text
+
+    async def averages(by: str) -> dict[str, tuple[int, float]]:
+        answer = await intake.client.get(f"/api/v1/surveys/averages?by={by}", headers=agent)
+        assert answer.status_code == 200, answer.text
+        return {a["key"]: (a["answers"], a["average"]) for a in answer.json()}
+
+    assert await averages("dealer") == {"D0001": (2, 4.0), "D0002": (1, 4.0), "-": (1, 1.0)}
+    assert await averages("technician") == {
+        "T01 李强": (2, 4.5),
+        "T02 王伟": (1, 3.0),
+        "-": (1, 1.0),
+    }

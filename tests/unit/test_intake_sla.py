@@ -23,6 +23,7 @@ from services.intake.domain.sla import (
     SlaStatus,
     SlaTarget,
     SlaTargets,
+    published_target,
     response_target_for,
     targets_for,
 )
@@ -57,6 +58,9 @@ def test_default_targets_are_the_regulations() -> None:
         # 3 working days x 9 h.
         "complaint_first_verification": SlaTarget(
             "complaint_first_verification", timedelta(hours=27), "working"
+        ),
+        "complaint_quality_report": SlaTarget(
+            "complaint_quality_report", timedelta(hours=2), "elapsed"
         ),
     }
 
@@ -154,10 +158,11 @@ def test_a_fault_without_a_known_severity_has_no_target(kind: str, severity: str
         response_target_for(kind, severity)
 
 
-def test_complaints_get_both_complaint_targets() -> None:
+def test_complaints_get_all_three_complaint_targets() -> None:
     assert targets_for("complaint", None) == [
         "complaint_acknowledgement",
         "complaint_first_verification",
+        "complaint_quality_report",
     ]
     assert targets_for("fault", "urgent") == ["response_urgent"]
 
@@ -433,3 +438,11 @@ def test_a_day_with_custom_hours_counts_in_the_target() -> None:
     target = SlaTarget("response_ordinary", timedelta(hours=2), SlaBasis.WORKING)
     clock = SlaClock(target, started_at=local(2026, 11, 27, 17, 30))
     assert clock.due_at(calendar, local(2026, 11, 27, 18)) == local(2026, 11, 28, 10, 30)
+
+
+def test_breach_events_name_the_target_as_the_contract_does() -> None:
+    assert published_target("response_urgent") == "response"
+    assert published_target("response_consultation") == "response"
+    assert published_target("complaint_acknowledgement") == "complaint_acknowledgement"
+    assert published_target("complaint_first_verification") == "first_verification"
+    assert published_target("complaint_quality_report") == "quality_report"

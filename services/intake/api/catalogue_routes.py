@@ -5,11 +5,13 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from pydantic import BaseModel
 
+from services.intake.api.routes import quality_alert_read
+from services.intake.api.schemas import QualityAlertRead
 from services.intake.commands.catalogue import ImportReport, import_models, import_units
-from services.intake.db.catalogue import ProductCatalogue
+from services.intake.db.catalogue import ProductCatalogue, QualityAlerts
 from services.intake.domain.warranty import Warranty
 from shared.auth.dependencies import require_roles
 from shared.auth.roles import Role
@@ -122,3 +124,42 @@ async def get_unit(
         warranty_expires_on=warranty.expires_on,
         selling_dealer_id=unit.selling_dealer_id,
     )
+
+
+class ProductModelRead(BaseModel):
+    model: str
+    name: str
+    product_line: str
+    warranty_months: int
+    covers_parts: bool
+    covers_labour: bool
+    covers_travel: bool
+    quality_alerts: list[QualityAlertRead]
+
+
+@router.get("/product-models/{model}", summary="A product model, with claims' quality alerts")
+async def get_product_model(
+    model: Annotated[str, Path(max_length=100)], uow: UnitOfWorkDep, _: Reader
+) -> ProductModelRead:
+    async with uow:
+        row = await ProductCatalogue(uow.session).model(model)
+        if row is None:
+            raise Problem(404, "Not Found", f"No product model {model}.")
+        alerts = await QualityAlerts(uow.session).listed(model)
+    return ProductModelRead(
+        model=row.model, name=row.name, product_line=row.product_line,
+        warranty_months=row.warranty_months, covers_parts=row.covers_parts,
+        covers_labour=row.covers_labour, covers_travel=row.covers_travel,
+        quality_alerts=[quality_alert_read(a) for a in alerts],
+    )  # fmt: skip
+
+
+@router.get("/quality-alerts", summary="Claims' quality alerts, newest first")
+async def list_quality_alerts(
+    uow: UnitOfWorkDep,
+    _: Reader,
+    product_model: Annotated[str | None, Query(max_length=100)] = None,
+) -> list[QualityAlertRead]:
+    async with uow:
+        alerts = await QualityAlerts(uow.session).listed(product_model)
+    return [quality_alert_read(a) for a in alerts]

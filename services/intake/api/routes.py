@@ -8,15 +8,19 @@ from fastapi import APIRouter, Depends, Path, Request, Response
 
 from services.intake.api.schemas import (
     CustomerRead,
+    QualityAlertRead,
     ServiceRequestCreate,
     ServiceRequestRead,
     SlaClockRead,
+    TechnicianRead,
     TimelineEntryRead,
     WarrantyRead,
 )
 from services.intake.api.sla_routes import clocks_of
 from services.intake.commands.registration import RegisterRequest, find_request, register_request
-from services.intake.domain.service_request import Customer, ServiceRequest
+from services.intake.db.catalogue import QualityAlerts
+from services.intake.db.models import QualityAlertRow
+from services.intake.domain.service_request import ServiceRequest
 from shared.auth.dependencies import require_roles
 from shared.auth.roles import Role
 from shared.auth.tokens import Staff
@@ -29,7 +33,9 @@ RequestNo = Annotated[str, Path(pattern=r"^SR-\d{4}-\d{6}$", examples=["SR-2026-
 
 
 def request_read(
-    request: ServiceRequest, sla: list[SlaClockRead] | None = None
+    request: ServiceRequest,
+    sla: list[SlaClockRead] | None = None,
+    alerts: list[QualityAlertRow] | None = None,
 ) -> ServiceRequestRead:
     return ServiceRequestRead(
         request_no=request.request_no,
@@ -39,6 +45,7 @@ def request_read(
         severity=request.severity,
         request=request.customer_asks,
         customer=CustomerRead(
+            customer_id=request.customer_id,
             name=request.customer.name,
             phone=request.customer.phone,
             address=request.customer.address,
@@ -69,7 +76,24 @@ def request_read(
             for entry in request.timeline
         ],
         sla=sla or [],
+        technician=(
+            TechnicianRead(
+                technician_id=request.technician.technician_id,
+                name=request.technician.name,
+                assigned_at=request.technician.assigned_at,
+            )
+            if request.technician
+            else None
+        ),
+        quality_alerts=[quality_alert_read(a) for a in alerts or []],
     )
+
+
+def quality_alert_read(row: QualityAlertRow) -> QualityAlertRead:
+    return QualityAlertRead(
+        product_model=row.product_model, fault_code=row.fault_code, quarter=row.quarter,
+        count=row.count, threshold=row.threshold, raised_at=row.raised_at,
+    )  # fmt: skip
 
 
 @router.post("", status_code=201, summary="Register a service request")
@@ -84,12 +108,7 @@ async def create_service_request(
         uow,
         RegisterRequest(
             channel=body.channel,
-            customer=Customer(
-                name=body.customer.name,
-                phone=body.customer.phone,
-                address=body.customer.address,
-                region=body.customer.region,
-            ),
+            customer=body.customer.customer(),
             product_model=body.product.model,
             serial_no=body.product.serial_no,
             fault_description=body.fault_description,
@@ -116,4 +135,6 @@ async def get_service_request(
     found = await find_request(uow, request_no, with_timeline=True)
     if found is None:
         raise Problem(404, "Not Found", f"No service request {request_no}.")
-    return request_read(found, await clocks_of(uow, request_no))
+    async with uow:
+        alerts = await QualityAlerts(uow.session).listed(found.product_model)
+    return request_read(found, await clocks_of(uow, request_no), alerts)

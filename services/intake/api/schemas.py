@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
+from decimal import Decimal
+from typing import Annotated, Any
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 from services.intake.domain.service_request import (
     Channel,
+    Customer,
     CustomerAsks,
     Department,
     Kind,
@@ -20,13 +22,68 @@ from services.intake.domain.workflow import RequestStatus
 PHONE_PATTERN = r"^[0-9+\-() ]+$"
 
 
-class CustomerIn(BaseModel):
+Latitude = Annotated[Decimal, Field(ge=-90, le=90, max_digits=10, decimal_places=7)]
+Longitude = Annotated[Decimal, Field(ge=-180, le=180, max_digits=10, decimal_places=7)]
+
+
+class Position(BaseModel):
+    """Optional WGS-84 coordinates; dispatch uses them to find the nearest service point."""
+
+    latitude: Latitude | None = None
+    longitude: Longitude | None = None
+
+    @model_validator(mode="after")
+    def _both_or_neither(self) -> Position:
+        if (self.latitude is None) != (self.longitude is None):
+            raise ValueError("give latitude and longitude together, or neither")
+        return self
+
+
+class CustomerIn(Position):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     name: str = Field(min_length=1, max_length=200)
     phone: str = Field(min_length=3, max_length=50, pattern=PHONE_PATTERN)
     address: str | None = Field(None, max_length=500)
     region: str | None = Field(None, max_length=100)
+
+    def customer(self) -> Customer:
+        return Customer(
+            name=self.name, phone=self.phone, address=self.address, region=self.region,
+            latitude=self.latitude, longitude=self.longitude,
+        )  # fmt: skip
+
+
+class CustomerCreate(CustomerIn):
+    other_phones: list[
+        Annotated[str, Field(min_length=3, max_length=50, pattern=PHONE_PATTERN)]
+    ] = Field(default_factory=list, max_length=10)
+
+
+class CustomerUpdate(Position):
+    """Only the fields given change."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    name: str | None = Field(None, min_length=1, max_length=200)
+    phone: str | None = Field(None, min_length=3, max_length=50, pattern=PHONE_PATTERN)
+    other_phones: (
+        list[Annotated[str, Field(min_length=3, max_length=50, pattern=PHONE_PATTERN)]] | None
+    ) = Field(None, max_length=10)
+    address: str | None = Field(None, max_length=500)
+    region: str | None = Field(None, max_length=100)
+
+
+class CustomerRecord(BaseModel):
+    customer_id: int
+    name: str
+    phone: str
+    other_phones: list[str]
+    address: str | None
+    region: str | None
+    latitude: Decimal | None
+    longitude: Decimal | None
+    created_at: AwareDatetime
 
 
 class ProductIn(BaseModel):
@@ -54,6 +111,7 @@ class ServiceRequestCreate(BaseModel):
 
 
 class CustomerRead(BaseModel):
+    customer_id: int | None = None
     name: str
     phone: str
     address: str | None
@@ -85,6 +143,21 @@ class SlaClockRead(BaseModel):
     paused_since: AwareDatetime | None
 
 
+class TechnicianRead(BaseModel):
+    technician_id: str
+    name: str
+    assigned_at: AwareDatetime
+
+
+class QualityAlertRead(BaseModel):
+    product_model: str
+    fault_code: str
+    quarter: str
+    count: int
+    threshold: int
+    raised_at: AwareDatetime
+
+
 class ServiceRequestRead(BaseModel):
     request_no: str
     channel: Channel
@@ -108,4 +181,9 @@ class ServiceRequestRead(BaseModel):
     timeline: list[TimelineEntryRead]
     sla: list[SlaClockRead] = Field(
         default_factory=list, description="The request's SLA clocks (not filled in lists)"
+    )
+    technician: TechnicianRead | None = Field(None, description="As dispatch last assigned")
+    quality_alerts: list[QualityAlertRead] = Field(
+        default_factory=list,
+        description="Claims' quality alerts on the request's model (not filled in lists)",
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
@@ -31,6 +31,10 @@ Every filter is optional and they are combined with AND; `status` may be repeate
 `q` looks, case-insensitively and literally (`%` and `_` are plain characters), for a
 substring of the request number, customer name, phone and address, product model, serial
 number, fault description and dealer report number.
+
+`due_within_minutes=N` keeps requests with an SLA clock not yet met that is due within the
+next N minutes or already past due (a paused clock is due at no time and never matches);
+`breached=true` those with a clock that was breached (met late or not yet), `false` the others.
 
 `received_from` is inclusive and `received_to` exclusive; both need a time zone.
 
@@ -100,6 +104,11 @@ async def search_service_requests(
     q: Annotated[
         str | None, Query(min_length=1, max_length=200, description="Free text, literal")
     ] = None,
+    due_within_minutes: Annotated[
+        int | None,
+        Query(ge=0, le=7 * 24 * 60, description="An unmet clock due this soon, or past due"),
+    ] = None,
+    breached: Annotated[bool | None, Query(description="A clock was breached")] = None,
     sort: Annotated[SearchSort, Query()] = SearchSort.RECEIVED_DESC,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: Annotated[str | None, Query(max_length=500)] = None,
@@ -117,6 +126,12 @@ async def search_service_requests(
         received_from=received_from,
         received_to=received_to,
         text=q,
+        clock_due_before=(
+            datetime.now(UTC) + timedelta(minutes=due_within_minutes)
+            if due_within_minutes is not None
+            else None
+        ),
+        breached=breached,
         sort=sort,
     )
     async with uow:

@@ -52,6 +52,7 @@ class SurveyLink(BaseModel):
 class AverageBy(StrEnum):
     MONTH = "month"
     DEALER = "dealer"
+    TECHNICIAN = "technician"
 
 
 class SurveyAverageRead(BaseModel):

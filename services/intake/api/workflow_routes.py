@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Awaitable
 from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.intake.api.routes import RequestNo, request_read
@@ -99,11 +99,12 @@ async def close(request_no: RequestNo, uow: UnitOfWorkDep, staff: Agent) -> Serv
     return await _run(uow, workflow.close(uow, request_no, staff.subject))
 
 
-@router.post("/{request_no}/reopen", summary="Reopen within 30 days of closing")
+@router.post("/{request_no}/reopen", summary="Reopen within 30 days (setting) of closing")
 async def reopen(
-    request_no: RequestNo, body: Reason, uow: UnitOfWorkDep, staff: Agent
+    request_no: RequestNo, body: Reason, uow: UnitOfWorkDep, staff: Agent, request: Request
 ) -> ServiceRequestRead:
-    return await _run(uow, workflow.reopen(uow, request_no, body.reason, staff.subject))
+    window = request.app.state.runtime.settings.service.reopen_window
+    return await _run(uow, workflow.reopen(uow, request_no, body.reason, staff.subject, window))
 
 
 @router.post(

@@ -75,6 +75,8 @@ async def _put_unit(uow: UnitOfWork, line: UnitLine) -> bool:
                 phone=line.owner_phone,
                 address=line.owner_address,
                 region=line.owner_region,
+                latitude=line.owner_latitude,
+                longitude=line.owner_longitude,
             )
         )
     unit = await uow.session.get(UnitRow, line.serial_no)
@@ -96,14 +98,14 @@ WX-300,WX-300 商用增压水泵,pumps,12
 CK-50,CK-50 空气压缩机,compressors,24
 """
 
-DEMO_UNITS = """serial_no,model,purchase_date,owner_name,owner_phone,owner_region,owner_address
-WX200-2025-000123,WX-200,2026-03-01,张伟,13800138000,上海,上海市浦东新区世纪大道100号
-WX200-2025-000124,WX-200,2025-06-15,李娜,13700000001,北京,北京市朝阳区建国路88号
-WX300-2026-000010,WX-300,2026-01-20,王芳,13900000002,广州,广州市天河区体育西路1号
-WX300-2024-000077,WX-300,2024-09-01,赵敏,13600000003,上海,上海市徐汇区漕溪北路20号
-CK50-2025-000501,CK-50,2025-02-10,广州华南机电有限公司,02088886666,广州,广州市黄埔区开发大道9号
-CK50-2023-000042,CK-50,2023-11-30,北京宏达制冷设备厂,01066667777,北京,北京市大兴区亦庄路5号
-"""
+DEMO_UNITS = """serial_no,model,purchase_date,owner_name,owner_phone,owner_region,owner_address,owner_latitude,owner_longitude
+WX200-2025-000123,WX-200,2026-03-01,张伟,13800138000,上海,上海市浦东新区世纪大道100号,31.2354,121.5055
+WX200-2025-000124,WX-200,2025-06-15,李娜,13700000001,北京,北京市朝阳区建国路88号,39.9087,116.4605
+WX300-2026-000010,WX-300,2026-01-20,王芳,13900000002,广州,广州市天河区体育西路1号,23.1372,113.3224
+WX300-2024-000077,WX-300,2024-09-01,赵敏,13600000003,上海,上海市徐汇区漕溪北路20号,31.1943,121.4365
+CK50-2025-000501,CK-50,2025-02-10,广州华南机电有限公司,02088886666,广州,广州市黄埔区开发大道9号,23.1810,113.4800
+CK50-2023-000042,CK-50,2023-11-30,北京宏达制冷设备厂,01066667777,北京,北京市大兴区亦庄路5号,39.7950,116.5060
+"""  # noqa: E501
 
 
 async def seed_demo(uow: UnitOfWork) -> str:

@@ -110,7 +110,7 @@ async def register_in(
             actor=command.actor,
         )
     )
-    await Customers(session).find_or_add(command.customer)
+    request.customer_id = await Customers(session).find_or_add(command.customer)
     await requests.add(request)
     await start_clocks(session, request, received_at)
     if request.work_done is not None and request.dealer_id and request.dealer_report_no:

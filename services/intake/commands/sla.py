@@ -13,19 +13,29 @@ import logging
 from datetime import UTC, datetime
 from functools import cache
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from services.intake.db.models import ServiceRequestRow
 from services.intake.db.sla_clocks import SlaClocks
 from services.intake.domain.calendar import WorkingCalendar
 from services.intake.domain.service_request import ServiceRequest
-from services.intake.domain.sla import SlaClock, SlaTargetName, SlaTargets, targets_for
+from services.intake.domain.sla import (
+    SlaClock,
+    SlaTargetName,
+    SlaTargets,
+    published_target,
+    targets_for,
+)
 from services.intake.metrics import SLA_BREACHES
 from services.intake.settings import IntakeSettings
+from shared.events.schemas.intake import IntakeSlaBreachedV1
+from shared.messaging.outbox import add_to_outbox, envelope_for
 
 log = logging.getLogger(__name__)
 
-# Targets met by the first answer to the customer. First verification of a complaint is met
-# by the complaint handling, which is still to come.
+# Targets met by the first answer to the customer. A complaint's first verification is met
+# by a verification step in its handling, its quality report by the agent's decision on it.
 ANSWERED_BY_AGENT = frozenset(
     {
         SlaTargetName.RESPONSE_URGENT,
@@ -49,9 +59,7 @@ def _targets(request: ServiceRequest) -> list[str]:
         else (request.customer_asks.value if request.customer_asks else "repair")
     )
     severity = request.severity.value if request.severity else "ordinary"
-    names = targets_for(kind if kind in {"consultation", "complaint"} else "repair", severity)
-    # Until complaints have their own handling, only their acknowledgement is watched.
-    return [n for n in names if n in ANSWERED_BY_AGENT]
+    return list(targets_for(kind if kind in {"consultation", "complaint"} else "repair", severity))
 
 
 async def start_clocks(session: AsyncSession, request: ServiceRequest, now: datetime) -> None:
@@ -77,14 +85,44 @@ async def retarget_clocks(session: AsyncSession, request: ServiceRequest, now: d
             )
             await clocks.remove(stored)
             await clocks.save(request.request_no, moved, now)
+    # A request triaged into a complaint gains the complaint's other clocks, from receipt.
+    have = {stored.clock.target.name for stored in await clocks.of_request(request.request_no)}
+    for name in wanted:
+        if name not in have:
+            started = SlaClock(target=targets[name], started_at=request.received_at)
+            await clocks.save(request.request_no, started, now)
 
 
-async def meet_clocks(session: AsyncSession, request_no: str, now: datetime) -> None:
+async def meet_clocks(
+    session: AsyncSession, request_no: str, now: datetime, every: bool = False
+) -> None:
+    """Meet the clocks an agent's answer meets, or ``every`` open one (a cancelled request
+    owes nobody anything more)."""
     calendar, _ = sla_policy()
     clocks = SlaClocks(session, calendar)
     for stored in await clocks.of_request(request_no):
-        if stored.clock.met_at is None and stored.clock.target.name in ANSWERED_BY_AGENT:
+        if stored.clock.met_at is None and (every or stored.clock.target.name in ANSWERED_BY_AGENT):
             await clocks.save(request_no, stored.clock.met(now), now)
+
+
+async def unanswered_target(session: AsyncSession, request_no: str) -> str | None:
+    """The target of the request's first-answer clock while nobody has answered yet."""
+    calendar, _ = sla_policy()
+    for stored in await SlaClocks(session, calendar).of_request(request_no):
+        if stored.clock.met_at is None and stored.clock.target.name in ANSWERED_BY_AGENT:
+            return stored.clock.target.name
+    return None
+
+
+async def meet_clock(session: AsyncSession, request_no: str, target: str, now: datetime) -> bool:
+    """Meet one target's clock if it runs; whether it did."""
+    calendar, _ = sla_policy()
+    clocks = SlaClocks(session, calendar)
+    for stored in await clocks.of_request(request_no):
+        if stored.clock.target.name == target and stored.clock.met_at is None:
+            await clocks.save(request_no, stored.clock.met(now), now)
+            return True
+    return False
 
 
 async def pause_clocks(session: AsyncSession, request_no: str, now: datetime) -> int:
@@ -110,12 +148,40 @@ async def resume_clocks(session: AsyncSession, request_no: str, now: datetime) -
 
 
 async def mark_breaches(session: AsyncSession, now: datetime) -> list[str]:
-    """Mark every clock past its due time as breached, once; the targets, for counting after
-    the commit."""
+    """Mark every clock past its due time as breached and announce it, once; the targets, for
+    counting after the commit."""
     calendar, _ = sla_policy()
     overdue = await SlaClocks(session, calendar).overdue(now)
+    severities = dict(
+        (
+            await session.execute(
+                select(ServiceRequestRow.request_no, ServiceRequestRow.severity).where(
+                    ServiceRequestRow.request_no.in_({row.request_no for row in overdue})
+                )
+            )
+        ).all()
+    )
     for row in overdue:
         row.breached_at = row.due_at
+        assert row.due_at is not None
+        severity = (
+            row.target.removeprefix("response_")
+            if row.target.startswith("response_")
+            else severities.get(row.request_no) or "ordinary"
+        )
+        # Written with the mark itself: the outbox row commits (or not) with the breach.
+        await add_to_outbox(
+            session,
+            envelope_for(
+                IntakeSlaBreachedV1(
+                    request_no=row.request_no,
+                    target=published_target(row.target),
+                    severity=severity,
+                    due_at=row.due_at,
+                    breached_at=row.due_at,
+                )
+            ),
+        )
     await session.flush()
     return [row.target for row in overdue]
 

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from sqlalchemy import select
 
 from services.intake.commands.errors import NotFound
-from services.intake.db.models import SurveyRow
+from services.intake.db.models import ServiceRequestRow, SurveyRow
 from services.intake.db.repository import ServiceRequestRepository
 from services.intake.domain.survey import (
     Survey,
@@ -20,6 +20,7 @@ from services.intake.domain.survey import (
     new_link_token,
 )
 from shared.db.unit_of_work import UnitOfWork
+from shared.events.schemas.intake import SurveyRecordedV1
 
 
 async def _survey_row(uow: UnitOfWork, request_no: str) -> tuple[SurveyRow | None, str | None]:
@@ -41,6 +42,14 @@ def _answer(row: SurveyRow, score: int, comment: str | None, channel: SurveyChan
     return Survey(row.request_no, score, comment, channel, row.recorded_at, by)
 
 
+def _recorded(row: SurveyRow) -> SurveyRecordedV1:
+    assert row.score is not None and row.recorded_at is not None
+    return SurveyRecordedV1(
+        request_no=row.request_no, score=row.score, comment=row.comment,
+        dealer_id=row.dealer_id, recorded_at=row.recorded_at,
+    )  # fmt: skip
+
+
 async def record_survey(
     uow: UnitOfWork, request_no: str, score: int, comment: str | None, actor: str
 ) -> Survey:
@@ -50,6 +59,7 @@ async def record_survey(
             row = SurveyRow(request_no=request_no, dealer_id=dealer_id)
             uow.session.add(row)
         survey = _answer(row, score, comment, SurveyChannel.STAFF, actor)
+        await uow.publish(_recorded(row))
         await uow.commit()
     return survey
 
@@ -83,6 +93,7 @@ async def answer_survey_link(
         if row.score is not None:
             raise SurveyRefused("This survey has already been answered.")
         survey = _answer(row, score, comment, SurveyChannel.LINK, None)
+        await uow.publish(_recorded(row))
         await uow.commit()
     return survey
 
@@ -95,17 +106,28 @@ class SurveyAverage:
 
 
 async def survey_averages(uow: UnitOfWork, by: str) -> list[SurveyAverage]:
-    """Average score per calendar month (``YYYY-MM``, UTC) or per dealer (``-`` for requests
-    that came in without one)."""
+    """Average score per calendar month (``YYYY-MM``, UTC), per dealer, or per technician (the
+    one dispatch last assigned, as ``<id> <name>``); ``-`` for requests without one."""
     async with uow:
         rows = await uow.session.execute(
-            select(SurveyRow.recorded_at, SurveyRow.dealer_id, SurveyRow.score).where(
-                SurveyRow.score.is_not(None)
+            select(
+                SurveyRow.recorded_at,
+                SurveyRow.dealer_id,
+                SurveyRow.score,
+                ServiceRequestRow.technician_id,
+                ServiceRequestRow.technician_name,
             )
+            .join(ServiceRequestRow, ServiceRequestRow.request_no == SurveyRow.request_no)
+            .where(SurveyRow.score.is_not(None))
         )
         scores: dict[str, list[int]] = defaultdict(list)
-        for recorded_at, dealer_id, score in rows.all():
-            key = recorded_at.strftime("%Y-%m") if by == "month" else (dealer_id or "-")
+        for recorded_at, dealer_id, score, technician_id, technician_name in rows.all():
+            if by == "month":
+                key = recorded_at.strftime("%Y-%m")
+            elif by == "technician":
+                key = f"{technician_id} {technician_name or ''}".strip() if technician_id else "-"
+            else:
+                key = dealer_id or "-"
             scores[key].append(score)
     return [
         SurveyAverage(key, len(values), round(sum(values) / len(values), 2))

@@ -4,7 +4,7 @@ cancel, close, reopen. Each refuses an illegal move with the moves that are allo
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from services.intake.commands.errors import NotFound
 from services.intake.commands.sla import (
@@ -13,7 +13,9 @@ from services.intake.commands.sla import (
     resume_clocks,
     retarget_clocks,
     sla_policy,
+    unanswered_target,
 )
+from services.intake.db.catalogue import Customers
 from services.intake.db.repository import ServiceRequestRepository
 from services.intake.domain.calendar import WorkingCalendar
 from services.intake.domain.service_request import ServiceRequest, TimelineEntry
@@ -21,13 +23,20 @@ from services.intake.domain.sla import SlaClock, SlaTargets, response_target_for
 from services.intake.domain.triage import Route, TriageDecision
 from services.intake.domain.workflow import (
     FINAL,
+    REOPEN_WINDOW,
     IllegalTransition,
     RequestStatus,
     check_reopen,
     check_staff_move,
 )
+from services.intake.metrics import RESPONSE_SECONDS
 from shared.db.unit_of_work import UnitOfWork
-from shared.events.schemas.intake import RequestCancelledV1, RequestTriagedV1
+from shared.events.schemas.intake import (
+    RequestCancelledV1,
+    RequestClosedV1,
+    RequestResolvedRemotelyV1,
+    RequestTriagedV2,
+)
 
 S = RequestStatus
 Step = Callable[[UnitOfWork, ServiceRequest, datetime], Awaitable[list[TimelineEntry]]]
@@ -39,9 +48,15 @@ async def _apply(uow: UnitOfWork, request_no: str, step: Step) -> ServiceRequest
         request = await requests.get(request_no, with_timeline=True, lock=True)
         if request is None:
             raise NotFound(request_no)
-        entries = await step(uow, request, datetime.now(UTC))
+        waiting = await unanswered_target(uow.session, request_no)
+        at = datetime.now(UTC)
+        entries = await step(uow, request, at)
+        answered = waiting is not None and await unanswered_target(uow.session, request_no) is None
         await requests.save(request, entries)
         await uow.commit()
+    if answered:
+        # Counted after the commit: a refused or rolled-back step answered nobody.
+        RESPONSE_SECONDS.labels(waiting).observe((at - request.received_at).total_seconds())
     return request
 
 
@@ -91,26 +106,45 @@ async def triage_in(
     ]
     if decision.route is Route.DISPATCH:
         entries.append(request.move(S.HANDED_TO_DISPATCH, at, "已转派工", actor=actor))
+    due_at = response_due_at(request, *sla_policy())
+    # Only v2 goes out: dispatch still reads v1 for events published before the switch.
+    latitude, longitude = await Customers(uow.session).position(request.customer_id)
     await uow.publish(
-        RequestTriagedV1(
+        RequestTriagedV2(
             request_no=request.request_no,
             kind=decision.kind.value,
             severity=decision.severity.value,
             visit_needed=decision.visit_needed,
             route=decision.route.value,
+            channel=request.channel.value,
             product_line=request.product_line,
             product_model=request.product_model,
             serial_no=request.serial_no,
+            quantity=request.quantity,
+            purchase_date=request.purchase_date,
             in_warranty=request.in_warranty,
+            warranty_expires_on=request.warranty_expires_on,
+            dealer_id=request.dealer_id,
+            customer_id=str(request.customer_id) if request.customer_id is not None else None,
             customer_name=request.customer.name,
             customer_phone=request.customer.phone,
             address=request.customer.address,
             region=request.customer.region,
-            response_due_at=response_due_at(request, *sla_policy()),
+            latitude=latitude,
+            longitude=longitude,
+            fault_description=request.fault_description,
+            response_due_at=due_at,
             triaged_at=at,
         )
     )
     return entries
+
+
+def _kind_or_asked(request: ServiceRequest) -> str:
+    # Resolved before any triage: what the customer asked for is the best name for it.
+    if request.kind is not None:
+        return request.kind.value
+    return request.customer_asks.value if request.customer_asks else "consultation"
 
 
 async def triage(
@@ -137,7 +171,17 @@ async def resolve_remotely(
     async def step(_uow: UnitOfWork, request: ServiceRequest, at: datetime) -> list[TimelineEntry]:
         check_staff_move("resolve_remotely", request.status)
         await meet_clocks(_uow.session, request.request_no, at)
-        return [request.move(S.RESOLVED_REMOTELY, at, f"远程解决：{note}", actor=actor)]
+        entry = request.move(S.RESOLVED_REMOTELY, at, f"远程解决：{note}", actor=actor)
+        await _uow.publish(
+            RequestResolvedRemotelyV1(
+                request_no=request.request_no,
+                product_model=request.product_model,
+                kind=_kind_or_asked(request),
+                resolution=note,
+                resolved_at=at,
+            )
+        )
+        return [entry]
 
     return await _apply(uow, request_no, step)
 
@@ -145,7 +189,7 @@ async def resolve_remotely(
 async def cancel(uow: UnitOfWork, request_no: str, reason: str, actor: str) -> ServiceRequest:
     async def step(uow: UnitOfWork, request: ServiceRequest, at: datetime) -> list[TimelineEntry]:
         check_staff_move("cancel", request.status)
-        await meet_clocks(uow.session, request.request_no, at)
+        await meet_clocks(uow.session, request.request_no, at, every=True)
         entry = request.move(
             S.CANCELLED, at, f"已取消：{reason}", actor=actor, details={"reason": reason}
         )
@@ -160,16 +204,24 @@ async def cancel(uow: UnitOfWork, request_no: str, reason: str, actor: str) -> S
 async def close(uow: UnitOfWork, request_no: str, actor: str) -> ServiceRequest:
     async def step(_uow: UnitOfWork, request: ServiceRequest, at: datetime) -> list[TimelineEntry]:
         check_staff_move("close", request.status)
-        return [request.move(S.CLOSED, at, "已结案", actor=actor)]
+        entry = request.move(S.CLOSED, at, "已结案", actor=actor)
+        await _uow.publish(RequestClosedV1(request_no=request.request_no, closed_at=at))
+        return [entry]
 
     return await _apply(uow, request_no, step)
 
 
-async def reopen(uow: UnitOfWork, request_no: str, reason: str, actor: str) -> ServiceRequest:
+async def reopen(
+    uow: UnitOfWork,
+    request_no: str,
+    reason: str,
+    actor: str,
+    window: timedelta = REOPEN_WINDOW,
+) -> ServiceRequest:
     async def step(_uow: UnitOfWork, request: ServiceRequest, at: datetime) -> list[TimelineEntry]:
         check_staff_move("reopen", request.status)
         closed_at = max(e.at for e in request.timeline if e.status is S.CLOSED)
-        check_reopen(closed_at, at)
+        check_reopen(closed_at, at, window)
         return [
             request.move(
                 S.ACKNOWLEDGED, at, f"重新打开：{reason}", actor=actor, details={"reason": reason}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import (
@@ -15,6 +16,7 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     MetaData,
+    Numeric,
     String,
     Text,
     UniqueConstraint,
@@ -104,6 +106,9 @@ class ServiceRequestRow(Base):
     received_at: Mapped[datetime] = mapped_column(UtcDateTime())
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
     last_department_update_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    technician_id: Mapped[str | None] = mapped_column(String(50))
+    technician_name: Mapped[str | None] = mapped_column(String(200))
+    technician_assigned_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
 
 
 class TimelineEntryRow(Base):
@@ -213,3 +218,69 @@ class SurveyRow(Base):
     dealer_id: Mapped[str | None] = mapped_column(String(20))
     recorded_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     recorded_by: Mapped[str | None] = mapped_column(String(200))
+
+
+class QualityAlertRow(Base):
+    """Claims found one failure cause of a model too often in a quarter; agents see it."""
+
+    __tablename__ = "quality_alerts"
+    __table_args__ = (
+        UniqueConstraint(
+            "product_model", "fault_code", "quarter", name="uq_quality_alerts_model_code_quarter"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    product_model: Mapped[str] = mapped_column(String(100))
+    fault_code: Mapped[str] = mapped_column(String(50))
+    quarter: Mapped[str] = mapped_column(String(7))
+    count: Mapped[int] = mapped_column(Integer)
+    threshold: Mapped[int] = mapped_column(Integer)
+    raised_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class ComplaintRow(Base):
+    """One complaint per complaint request: cause, handling steps, result."""
+
+    __tablename__ = "complaints"
+    __table_args__ = (Index("ix_complaints_received", "received_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    complaint_no: Mapped[str] = mapped_column(String(20), unique=True)
+    request_no: Mapped[str] = mapped_column(String(20), unique=True)
+    product_model: Mapped[str] = mapped_column(String(100))
+    description: Mapped[str] = mapped_column(Text)
+    cause: Mapped[str] = mapped_column(String(30))
+    status: Mapped[str] = mapped_column(String(20))
+    steps: Mapped[list[dict[str, str]]] = mapped_column(JSON, default=list)
+    result: Mapped[str | None] = mapped_column(Text)
+    received_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    opened_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    reported_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    resolved_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    opened_by: Mapped[str | None] = mapped_column(String(200))
+
+
+class ReturnForRepairRow(Base):
+    """A unit sent in for repair, from arrival to the customer's receipt."""
+
+    __tablename__ = "returns_for_repair"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    return_no: Mapped[str] = mapped_column(String(20), unique=True)
+    request_no: Mapped[str] = mapped_column(String(20), unique=True)
+    product_model: Mapped[str] = mapped_column(String(100))
+    serial_no: Mapped[str] = mapped_column(String(100))
+    in_warranty: Mapped[bool | None] = mapped_column(Boolean)
+    condition: Mapped[str] = mapped_column(Text)
+    accessories: Mapped[list[str]] = mapped_column(JSON, default=list)
+    status: Mapped[str] = mapped_column(String(30))
+    location: Mapped[str | None] = mapped_column(String(200))
+    repair_rounds: Mapped[int] = mapped_column(Integer)
+    carrier: Mapped[str | None] = mapped_column(String(100))
+    tracking_no: Mapped[str | None] = mapped_column(String(100))
+    shipping_cost: Mapped[Decimal | None] = mapped_column(Numeric(12, 2))
+    history: Mapped[list[dict[str, str]]] = mapped_column(JSON, default=list)
+    received_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    shipped_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    confirmed_at: Mapped[datetime | None] = mapped_column(UtcDateTime())

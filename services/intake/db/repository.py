@@ -17,6 +17,7 @@ from services.intake.domain.service_request import (
     RequestNumber,
     ServiceRequest,
     Severity,
+    Technician,
     TimelineEntry,
     WorkDone,
 )
@@ -48,6 +49,12 @@ def _to_row(request: ServiceRequest, row: ServiceRequestRow) -> None:
     row.dealer_id = request.dealer_id
     row.dealer_report_no = request.dealer_report_no
     row.work_done = request.work_done.as_json() if request.work_done else None
+    row.customer_id = request.customer_id
+    if request.technician is not None:
+        row.technician_id = request.technician.technician_id
+        row.technician_name = request.technician.name
+        row.technician_assigned_at = request.technician.assigned_at
+    row.last_department_update_at = request.last_department_update_at
     row.status = request.status.value
     row.received_at = request.received_at
     row.updated_at = request.updated_at or request.received_at
@@ -81,8 +88,15 @@ def request_from_row(row: ServiceRequestRow) -> ServiceRequest:
         dealer_id=row.dealer_id,
         dealer_report_no=row.dealer_report_no,
         work_done=WorkDone.from_json(row.work_done) if row.work_done else None,
+        customer_id=row.customer_id,
         status=RequestStatus(row.status),
         updated_at=row.updated_at,
+        last_department_update_at=row.last_department_update_at,
+        technician=(
+            Technician(row.technician_id, row.technician_name or "", row.technician_assigned_at)
+            if row.technician_id is not None and row.technician_assigned_at is not None
+            else None
+        ),
     )
 
 

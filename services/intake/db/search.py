@@ -12,10 +12,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import ColumnElement, Select, String, and_, func, or_, select
+from sqlalchemy import ColumnElement, Select, String, and_, exists, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.intake.db.models import ServiceRequestRow
+from services.intake.db.models import ServiceRequestRow, SlaClockRow
 
 # The repository's row → domain mapping, shared within intake's db package on purpose: a
 # second copy would drift from it the first time a column is added.
@@ -74,6 +74,10 @@ class RequestSearch:
     received_from: datetime | None = None  # inclusive
     received_to: datetime | None = None  # exclusive
     text: str | None = None  # case-insensitive substring of SEARCHED_COLUMNS, taken literally
+    # An unmet, running SLA clock due before this moment (so breached ones too).
+    clock_due_before: datetime | None = None
+    # True: a clock was breached (met late or not yet); False: none was.
+    breached: bool | None = None
     sort: SearchSort = SearchSort.RECEIVED_DESC
 
 
@@ -127,6 +131,19 @@ def search_statement(
         conditions.append(row.received_at < search.received_to)
     if search.text:
         conditions.append(_text_matches(search.text))
+    if search.clock_due_before is not None:
+        conditions.append(
+            exists().where(
+                SlaClockRow.request_no == row.request_no,
+                SlaClockRow.met_at.is_(None),
+                SlaClockRow.due_at < search.clock_due_before,
+            )
+        )
+    if search.breached is not None:
+        any_breach = exists().where(
+            SlaClockRow.request_no == row.request_no, SlaClockRow.breached_at.is_not(None)
+        )
+        conditions.append(any_breach if search.breached else ~any_breach)
     if after is not None:
         conditions.append(_after(search.sort, after))
     column = search.sort.column

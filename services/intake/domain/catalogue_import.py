@@ -7,9 +7,10 @@ import csv
 import io
 from dataclasses import dataclass
 from datetime import date
+from decimal import Decimal
 from typing import Generic, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 MODEL_COLUMNS = (
     "model", "name", "product_line", "warranty_months",
@@ -17,7 +18,7 @@ MODEL_COLUMNS = (
 )  # fmt: skip
 UNIT_COLUMNS = (
     "serial_no", "model", "purchase_date", "owner_name", "owner_phone",
-    "owner_region", "owner_address", "selling_dealer_id",
+    "owner_region", "owner_address", "selling_dealer_id", "owner_latitude", "owner_longitude",
 )  # fmt: skip
 
 
@@ -44,6 +45,15 @@ class UnitLine(BaseModel):
     owner_region: str | None = Field(None, max_length=100)
     owner_address: str | None = Field(None, max_length=500)
     selling_dealer_id: str | None = Field(None, max_length=20)
+    # Where the owner is (WGS-84), for dispatch's nearest service point.
+    owner_latitude: Decimal | None = Field(None, ge=-90, le=90)
+    owner_longitude: Decimal | None = Field(None, ge=-180, le=180)
+
+    @model_validator(mode="after")
+    def _position_whole(self) -> UnitLine:
+        if (self.owner_latitude is None) != (self.owner_longitude is None):
+            raise ValueError("owner_latitude and owner_longitude go together")
+        return self
 
 
 LineT = TypeVar("LineT", bound=BaseModel)

@@ -8,7 +8,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
-from services.intake.domain.workflow import RequestStatus
+from services.intake.domain.workflow import DepartmentUpdate, RequestStatus, follows
 
 
 class Channel(StrEnum):
@@ -79,6 +79,9 @@ class Customer:
     phone: str
     address: str | None = None
     region: str | None = None
+    # WGS-84, for dispatch's nearest-station rule; optional, given through the staff API.
+    latitude: Decimal | None = None
+    longitude: Decimal | None = None
 
 
 @dataclass(frozen=True)
@@ -134,6 +137,30 @@ class TimelineEntry:
     actor: str | None = None
 
 
+@dataclass(frozen=True)
+class Technician:
+    """Who dispatch assigned, and when (a later assignment replaces an earlier one)."""
+
+    technician_id: str
+    name: str
+    assigned_at: datetime
+
+
+@dataclass(frozen=True)
+class DepartmentReport:
+    """What another department reported about the request, at the time it happened.
+
+    ``status`` is the status the report stands for (assigned, repaired, invoiced ...), or
+    None for a report that only goes on the timeline (an appointment, an escalation).
+    """
+
+    department: Department
+    occurred_at: datetime
+    summary: str
+    status: RequestStatus | None = None
+    details: dict[str, Any] | None = None
+
+
 @dataclass
 class ServiceRequest:
     request_no: str
@@ -157,8 +184,12 @@ class ServiceRequest:
     dealer_id: str | None = None
     dealer_report_no: str | None = None
     work_done: WorkDone | None = None
+    customer_id: int | None = None
     status: RequestStatus = RequestStatus.RECEIVED
     updated_at: datetime | None = None
+    # When the newest department report that moved the status happened (its own time).
+    last_department_update_at: datetime | None = None
+    technician: Technician | None = None
     timeline: list[TimelineEntry] = field(default_factory=list)
 
     def move(
@@ -176,3 +207,39 @@ class ServiceRequest:
         self.status = status
         self.updated_at = at
         return entry
+
+    def follow(self, report: DepartmentReport, now: datetime) -> TimelineEntry | None:
+        """Put a department's report on the timeline and, if it is the newest report that
+        carries a status, take that status. A report already on the timeline (the same event
+        again) changes nothing and gives None."""
+        status = report.status or self._status_at(report.occurred_at)
+        if any(
+            e.at == report.occurred_at
+            and e.department is report.department
+            and e.summary == report.summary
+            for e in self.timeline
+        ):
+            return None
+        if report.status is not None and follows(
+            self.status,
+            self.last_department_update_at,
+            DepartmentUpdate(report.status, report.occurred_at),
+        ):
+            self.status = report.status
+            self.last_department_update_at = report.occurred_at
+        entry = TimelineEntry(report.occurred_at, report.department, status, report.summary,
+                              report.details)  # fmt: skip
+        self.timeline.append(entry)
+        # When intake learned of it: what a dealer polling with updated_since needs.
+        self.updated_at = now
+        return entry
+
+    def _status_at(self, moment: datetime) -> RequestStatus:
+        """The status the timeline shows at ``moment``: a report that carries none is shown
+        under the step it happened in, even when it arrives late."""
+        before = [(e.at, i, e.status) for i, e in enumerate(self.timeline) if e.at <= moment]
+        return max(before)[2] if before else self.status
+
+    def assign(self, technician: Technician) -> None:
+        if self.technician is None or technician.assigned_at >= self.technician.assigned_at:
+            self.technician = technician

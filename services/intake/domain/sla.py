@@ -31,6 +31,9 @@ class SlaTargetName(StrEnum):
     RESPONSE_CONSULTATION = "response_consultation"
     COMPLAINT_ACKNOWLEDGEMENT = "complaint_acknowledgement"
     COMPLAINT_FIRST_VERIFICATION = "complaint_first_verification"
+    # Whether the complaint is about product quality must be decided, and a quality complaint
+    # passed on to claims, within 2 h of receipt.
+    COMPLAINT_QUALITY_REPORT = "complaint_quality_report"
 
 
 class SlaStatus(StrEnum):
@@ -48,6 +51,7 @@ DEFAULT_ELAPSED_TARGETS: Mapping[SlaTargetName, timedelta] = MappingProxyType(
         SlaTargetName.RESPONSE_ORDINARY: timedelta(hours=2),
         SlaTargetName.RESPONSE_CONSULTATION: timedelta(hours=24),
         SlaTargetName.COMPLAINT_ACKNOWLEDGEMENT: timedelta(hours=24),
+        SlaTargetName.COMPLAINT_QUALITY_REPORT: timedelta(hours=2),
     }
 )
 DEFAULT_FIRST_VERIFICATION_WORKING_DAYS = 3
@@ -183,8 +187,19 @@ def targets_for(kind: str, severity: str | None) -> list[SlaTargetName]:
         return [
             SlaTargetName.COMPLAINT_ACKNOWLEDGEMENT,
             SlaTargetName.COMPLAINT_FIRST_VERIFICATION,
+            SlaTargetName.COMPLAINT_QUALITY_REPORT,
         ]
     return [response_target_for(kind, severity)]
+
+
+def published_target(name: str) -> str:
+    """The target as ``intake.sla.breached.v1`` names it: the three response targets are one
+    target there (the event carries the severity)."""
+    if name.startswith("response_"):
+        return "response"
+    return (
+        name if name == SlaTargetName.COMPLAINT_ACKNOWLEDGEMENT else name.removeprefix("complaint_")
+    )
 
 
 class SlaClockError(ValueError):

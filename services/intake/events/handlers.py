@@ -3,17 +3,30 @@ commit."""
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime
 from functools import cache
+from typing import Any, Protocol
+
+from sqlalchemy import select
 
 from services.intake.commands.workflow import triage_in
+from services.intake.db.models import QualityAlertRow
 from services.intake.db.repository import ServiceRequestRepository
+from services.intake.domain.service_request import DepartmentReport, ServiceRequest, Technician
 from services.intake.domain.triage import TriageRules, parse_channels
 from services.intake.domain.workflow import RequestStatus
 from services.intake.settings import IntakeSettings
 from shared.db.unit_of_work import UnitOfWork
 from shared.events.envelope import Envelope
+from shared.events.schemas.claims import QualityAlertRaisedV1
+from shared.events.schemas.dispatch import JobAssignedV1
 from shared.events.schemas.intake import RequestRegisteredV1
+from shared.messaging.consumer import Handler
+
+log = logging.getLogger(__name__)
 
 
 @cache
@@ -39,3 +52,77 @@ async def on_request_registered(
         return
     entries = await triage_in(uow, request, decision, datetime.now(UTC), actor=None)
     await requests.save(request, entries)
+
+
+class AboutARequest(Protocol):
+    @property
+    def request_no(self) -> str | None: ...
+
+
+def following(report_of: Callable[[Any], DepartmentReport]) -> Handler[Any]:
+    """A handler that puts a department's event on its request's timeline and, if it is the
+    newest one that carries a status, moves the request there.
+
+    An event for a request intake does not know (another installation's, or a test's) is
+    logged and dropped: retrying would not make the request appear.
+    """
+
+    async def follow(uow: UnitOfWork, event: AboutARequest, envelope: Envelope) -> None:
+        if event.request_no is None:
+            return  # billing documents not tied to a request
+        requests = ServiceRequestRepository(uow.session)
+        request = await requests.get(event.request_no, with_timeline=True, lock=True)
+        if request is None:
+            log.info("event for an unknown request", extra={
+                "event_type": envelope.type, "request_no": event.request_no})  # fmt: skip
+            return
+        if isinstance(event, JobAssignedV1):
+            request.assign(Technician(event.technician_id, event.technician_name,
+                                      event.assigned_at))  # fmt: skip
+        entry = request.follow(_with_technician_name(report_of(event), request), datetime.now(UTC))
+        await requests.save(request, [entry] if entry else [])
+
+    return follow
+
+
+def _with_technician_name(report: DepartmentReport, request: ServiceRequest) -> DepartmentReport:
+    """Dispatch names the technician only when assigning; the dealer contract shows the name
+    with the appointment and the arrival too."""
+    details = report.details or {}
+    technician = request.technician
+    if (
+        technician is None
+        or "technician_name" in details
+        or details.get("technician_id") != technician.technician_id
+    ):
+        return report
+    return replace(report, details={**details, "technician_name": technician.name})
+
+
+async def on_quality_alert(
+    uow: UnitOfWork, event: QualityAlertRaisedV1, _envelope: Envelope
+) -> None:
+    """Keep the alert for the model's requests; a repeated or older alert for the same cause
+    and quarter keeps the highest count."""
+    row = (
+        await uow.session.execute(
+            select(QualityAlertRow)
+            .where(
+                QualityAlertRow.product_model == event.product_model,
+                QualityAlertRow.fault_code == event.fault_code,
+                QualityAlertRow.quarter == event.quarter,
+            )
+            .with_for_update()
+        )
+    ).scalar_one_or_none()
+    if row is None:
+        uow.session.add(
+            QualityAlertRow(
+                product_model=event.product_model, fault_code=event.fault_code,
+                quarter=event.quarter, count=event.count, threshold=event.threshold,
+                raised_at=event.raised_at,
+            )
+        )  # fmt: skip
+    elif event.count > row.count:
+        row.count, row.threshold, row.raised_at = event.count, event.threshold, event.raised_at
+    await uow.session.flush()
