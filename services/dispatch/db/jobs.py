@@ -1,55 +1,171 @@
-"""Reading and writing jobs in dispatch's database."""
+"""Reading and writing jobs, their history and their assignment explanations."""
 
 from __future__ import annotations
 
-from sqlalchemy import case, select
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.dispatch.db.models import JobRow
-from services.dispatch.domain.job import Job, JobStatus
-
-_FIELDS = (
-    "request_no", "kind", "severity", "required_skill", "product_model", "serial_no",
-    "customer_name", "customer_phone", "address", "region", "response_due_at",
-    "created_at", "updated_at", "cancel_reason",
-)  # fmt: skip
-
-
-def _from_row(row: JobRow) -> Job:
-    return Job(status=JobStatus(row.status), **{name: getattr(row, name) for name in _FIELDS})
+from services.dispatch.db.models import AssignmentRow, JobHistoryRow, JobRow
+from services.dispatch.domain.job import OPEN, JobStatus
 
 
 class JobRepository:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
 
-    async def get(self, request_no: str, lock: bool = False) -> Job | None:
-        row = await self._row(request_no, lock)
-        return None if row is None else _from_row(row)
-
-    async def _row(self, request_no: str, lock: bool = False) -> JobRow | None:
+    async def get(
+        self, request_no: str, lock: bool = False, skip_locked: bool = False
+    ) -> JobRow | None:
+        """``skip_locked``: None when another transaction holds the job (PostgreSQL)."""
         statement = select(JobRow).where(JobRow.request_no == request_no)
         if lock:
-            statement = statement.with_for_update()
+            statement = statement.with_for_update(skip_locked=skip_locked).execution_options(
+                populate_existing=True
+            )
         return (await self._session.execute(statement)).scalar_one_or_none()
 
-    async def save(self, job: Job) -> None:
-        row = await self._row(job.request_no)
-        if row is None:
-            row = JobRow()
-            self._session.add(row)
-        for name in _FIELDS:
-            setattr(row, name, getattr(job, name))
-        row.status = job.status.value
-        await self._session.flush()
+    def add(self, row: JobRow) -> None:
+        self._session.add(row)
 
-    async def queue(self, status: JobStatus, limit: int) -> list[Job]:
-        """Urgent before ordinary, then the earliest response due first."""
-        urgency = case((JobRow.severity == "urgent", 0), else_=1)
+    async def note(
+        self,
+        job: JobRow,
+        what: str,
+        actor: str,
+        at: datetime,
+        note: str | None = None,
+        technician_id: str | None = None,
+    ) -> None:
+        self._session.add(
+            JobHistoryRow(
+                request_no=job.request_no,
+                status=job.status,
+                what=what,
+                actor=actor,
+                note=note,
+                technician_id=technician_id or job.technician_id,
+                at=at,
+            )
+        )
+
+    async def history(self, request_no: str) -> list[JobHistoryRow]:
         rows = await self._session.execute(
+            select(JobHistoryRow)
+            .where(JobHistoryRow.request_no == request_no)
+            .order_by(JobHistoryRow.id)
+        )
+        return list(rows.scalars())
+
+    async def declined_by(self, request_no: str) -> frozenset[str]:
+        rows = await self._session.execute(
+            select(JobHistoryRow.technician_id).where(
+                JobHistoryRow.request_no == request_no, JobHistoryRow.what == "declined"
+            )
+        )
+        return frozenset(tid for (tid,) in rows if tid)
+
+    async def record_assignment(
+        self,
+        request_no: str,
+        how: str,
+        technician_id: str | None,
+        actor: str,
+        reason: str | None,
+        explanation: dict[str, Any],
+        at: datetime,
+    ) -> None:
+        self._session.add(
+            AssignmentRow(
+                request_no=request_no,
+                how=how,
+                technician_id=technician_id,
+                actor=actor,
+                reason=reason,
+                explanation=explanation,
+                decided_at=at,
+            )
+        )
+
+    async def assignments(self, request_no: str) -> list[AssignmentRow]:
+        rows = await self._session.execute(
+            select(AssignmentRow)
+            .where(AssignmentRow.request_no == request_no)
+            .order_by(AssignmentRow.id)
+        )
+        return list(rows.scalars())
+
+    async def board(
+        self,
+        status: JobStatus | None,
+        region: str | None,
+        technician_id: str | None,
+        due_before: datetime | None,
+        limit: int,
+    ) -> list[JobRow]:
+        """Urgent before ordinary, then the earliest arrival (or response) due first."""
+        urgency = case((JobRow.severity == "urgent", 0), else_=1)
+        due = func.coalesce(JobRow.arrival_due_at, JobRow.response_due_at)
+        statement = (
             select(JobRow)
-            .where(JobRow.status == status.value)
-            .order_by(urgency, JobRow.response_due_at.is_(None), JobRow.response_due_at, JobRow.id)
+            # Placeholders (news of a request before its triage) are not jobs yet.
+            .where(JobRow.kind != "")
+            .order_by(urgency, due.is_(None), due, JobRow.id)
             .limit(limit)
         )
-        return [_from_row(row) for row in rows.scalars()]
+        if status is not None:
+            statement = statement.where(JobRow.status == status.value)
+        if region:
+            statement = statement.where(JobRow.region == region)
+        if technician_id:
+            statement = statement.where(JobRow.technician_id == technician_id)
+        if due_before is not None:
+            statement = statement.where(
+                JobRow.status.in_([s.value for s in OPEN]),
+                JobRow.arrived_at.is_(None),
+                JobRow.arrival_due_at <= due_before,
+            )
+        return list((await self._session.execute(statement)).scalars())
+
+    async def unassigned_numbers(self, limit: int) -> list[str]:
+        urgency = case((JobRow.severity == "urgent", 0), else_=1)
+        rows = await self._session.execute(
+            select(JobRow.request_no)
+            .where(JobRow.status == JobStatus.UNASSIGNED.value, JobRow.kind != "")
+            .order_by(urgency, JobRow.arrival_due_at.is_(None), JobRow.arrival_due_at, JobRow.id)
+            .limit(limit)
+        )
+        return [number for (number,) in rows]
+
+    async def satisfaction_by_technician(self) -> dict[str, tuple[float, int]]:
+        """Technician → (average survey score, how many surveys) over their jobs."""
+        rows = await self._session.execute(
+            select(JobRow.technician_id, func.avg(JobRow.satisfaction_score), func.count())
+            .where(JobRow.satisfaction_score.is_not(None), JobRow.technician_id.is_not(None))
+            .group_by(JobRow.technician_id)
+        )
+        return {tid: (float(average), count) for tid, average, count in rows}
+
+    async def count_by_status(self) -> dict[str, int]:
+        rows = await self._session.execute(
+            select(JobRow.status, func.count()).where(JobRow.kind != "").group_by(JobRow.status)
+        )
+        return {status: count for status, count in rows}
+
+    async def last_completed_repair(
+        self, serial_no: str, fault_code: str, not_request_no: str
+    ) -> JobRow | None:
+        rows = await self._session.execute(
+            select(JobRow)
+            .where(
+                JobRow.serial_no == serial_no,
+                JobRow.fault_code == fault_code,
+                JobRow.request_no != not_request_no,
+                JobRow.completed_at.is_not(None),
+            )
+            .order_by(JobRow.completed_at.desc())
+            .limit(1)
+        )
+        return rows.scalar_one_or_none()

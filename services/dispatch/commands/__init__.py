@@ -1,0 +1,1 @@
+"""Dispatch's use cases, each one transaction over a UnitOfWork."""

@@ -1,0 +1,334 @@
+"""Service points, technicians and their day loads in dispatch's database."""
+
+from __future__ import annotations
+
+import time
+from datetime import date, datetime
+from functools import lru_cache
+
+from sqlalchemy import ARRAY, String, and_, any_, bindparam, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.dispatch.db.models import ServicePointRow, TechnicianDayLoadRow, TechnicianRow
+from services.dispatch.domain.assignment import Base, Candidate
+from services.dispatch.domain.calendar import WorkingHours
+from services.dispatch.domain.staffing import ServicePointIn, TechnicianIn
+
+
+def skills_column(skills: list[str]) -> str:
+    return "," + ",".join(skills) + ","
+
+
+def skills_of(column: str) -> list[str]:
+    return [skill for skill in column.split(",") if skill]
+
+
+def technician_hours(zone: str, shifts: str, leave: str) -> WorkingHours:
+    """A technician's working calendar from their stored shifts and leave."""
+    return _hours(zone, shifts, leave)
+
+
+@lru_cache(maxsize=4096)
+def _hours(zone: str, shifts: str, leave: str) -> WorkingHours:
+    # Technicians share few distinct calendars; parse each once.
+    return WorkingHours.parse(zone, shifts, leave)
+
+
+# (skill, zone) → (fingerprint, when checked, candidates); per process. The fingerprint is
+# re-read from the database at most every FINGERPRINT_SECONDS, so a change made by another
+# instance is seen within that; this process's own changes clear the cache at once.
+FINGERPRINT_SECONDS = 1.0
+_CANDIDATES: dict[tuple[str | None, str], tuple[tuple[object, ...], float, list[Candidate]]] = {}
+
+
+def forget_candidates() -> None:
+    _CANDIDATES.clear()
+
+
+class ServicePoints:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def get(self, point_id: str) -> ServicePointRow | None:
+        return await self._session.get(ServicePointRow, point_id)
+
+    async def all(self) -> list[ServicePointRow]:
+        rows = await self._session.execute(select(ServicePointRow).order_by(ServicePointRow.id))
+        return list(rows.scalars())
+
+    async def put(self, point: ServicePointIn, now: datetime) -> bool:
+        """True when created."""
+        row = await self.get(point.id)
+        created = row is None
+        if row is None:
+            row = ServicePointRow(id=point.id, created_at=now)
+            self._session.add(row)
+        row.name, row.region, row.zone = point.name, point.region, point.zone.value
+        row.latitude, row.longitude = point.latitude, point.longitude
+        row.covers_regions = ",".join(dict.fromkeys([point.region, *point.covers_regions]))
+        row.updated_at = now
+        await self._session.flush()
+        forget_candidates()
+        return created
+
+
+class Technicians:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def get(self, technician_id: str) -> TechnicianRow | None:
+        return await self._session.get(TechnicianRow, technician_id)
+
+    async def by_login(self, login: str) -> TechnicianRow | None:
+        rows = await self._session.execute(
+            select(TechnicianRow).where(TechnicianRow.login == login)
+        )
+        return rows.scalar_one_or_none()
+
+    async def list(
+        self, service_point_id: str | None, skill: str | None, limit: int
+    ) -> list[TechnicianRow]:
+        statement = select(TechnicianRow).order_by(TechnicianRow.id).limit(limit)
+        if service_point_id:
+            statement = statement.where(TechnicianRow.service_point_id == service_point_id)
+        if skill:
+            statement = statement.where(TechnicianRow.skills.contains(f",{skill},"))
+        return list((await self._session.execute(statement)).scalars())
+
+    async def put(self, technician: TechnicianIn, now: datetime) -> bool:
+        """True when created."""
+        row = await self.get(technician.id)
+        created = row is None
+        if row is None:
+            row = TechnicianRow(id=technician.id, created_at=now)
+            self._session.add(row)
+        row.name, row.login = technician.name, technician.login
+        row.skills = skills_column(technician.skills)
+        row.certification_level = technician.certification_level
+        row.certified_until = technician.certified_until
+        row.service_point_id = technician.service_point_id
+        row.max_jobs_per_day, row.active = technician.max_jobs_per_day, technician.active
+        row.shifts, row.leave = technician.shifts, technician.leave
+        row.updated_at = now
+        await self._session.flush()
+        forget_candidates()
+        return created
+
+    async def count_without_skill(self, skill: str) -> int:
+        statement = select(func.count()).where(~TechnicianRow.skills.contains(f",{skill},"))
+        return int((await self._session.execute(statement)).scalar_one())
+
+    async def _fingerprint(self) -> tuple[object, ...]:
+        """Changes whenever a technician or service point is added or changed."""
+        row = (
+            await self._session.execute(
+                select(
+                    select(func.count()).select_from(TechnicianRow).scalar_subquery(),
+                    select(func.max(TechnicianRow.updated_at)).scalar_subquery(),
+                    select(func.count()).select_from(ServicePointRow).scalar_subquery(),
+                    select(func.max(ServicePointRow.updated_at)).scalar_subquery(),
+                )
+            )
+        ).one()
+        return tuple(row)
+
+    async def candidates(self, skill: str | None, zone: str) -> list[Candidate]:
+        """Technicians who could take a job needing ``skill``, with their home point. This runs
+        for every assignment, so the list is kept in the process and read again only when
+        the technicians or service points changed (in any instance: the fingerprint is read
+        from the database each time)."""
+        cached = _CANDIDATES.get((skill, zone))
+        checked = time.monotonic()
+        if cached is not None and checked - cached[1] < FINGERPRINT_SECONDS:
+            return cached[2]
+        fingerprint = await self._fingerprint()
+        if cached is not None and cached[0] == fingerprint:
+            _CANDIDATES[(skill, zone)] = (fingerprint, checked, cached[2])
+            return cached[2]
+        found = await self._load_candidates(skill, zone)
+        if len(_CANDIDATES) > 64:
+            _CANDIDATES.clear()
+        _CANDIDATES[(skill, zone)] = (fingerprint, checked, found)
+        return found
+
+    async def candidate(self, technician_id: str, skill: str | None, zone: str) -> Candidate | None:
+        """The technician as a candidate for a job needing ``skill`` (None: lacks it)."""
+        found = await self.candidates(skill, zone)
+        return next((c for c in found if c.technician_id == technician_id), None)
+
+    async def _load_candidates(self, skill: str | None, zone: str) -> list[Candidate]:
+        statement = select(
+            TechnicianRow.id,
+            TechnicianRow.name,
+            TechnicianRow.active,
+            TechnicianRow.skills,
+            TechnicianRow.certified_until,
+            TechnicianRow.max_jobs_per_day,
+            TechnicianRow.shifts,
+            TechnicianRow.leave,
+            ServicePointRow.id,
+            ServicePointRow.latitude,
+            ServicePointRow.longitude,
+            ServicePointRow.covers_regions,
+        ).join(ServicePointRow, ServicePointRow.id == TechnicianRow.service_point_id)
+        if skill is not None:
+            statement = statement.where(TechnicianRow.skills.contains(f",{skill},"))
+        bases: dict[str, Base] = {}
+        found = []
+        for row in await self._session.execute(statement):
+            (tid, name, active, skills, until, limit, shifts, leave, pid, lat, lon, covers) = row
+            base = bases.get(pid)
+            if base is None:
+                base = bases[pid] = Base(pid, lat, lon, frozenset(covers.split(",")))
+            found.append(
+                Candidate(
+                    technician_id=tid,
+                    name=name,
+                    active=active,
+                    skills=frozenset(skills_of(skills)),
+                    certified_until=until,
+                    base=base,
+                    hours=_hours(zone, shifts, leave),
+                    max_jobs_per_day=limit,
+                )
+            )
+        return found
+
+
+class DayLoads:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def of_skill(
+        self, skill: str | None, first: date, last: date
+    ) -> dict[str, dict[date, int]]:
+        statement = select(
+            TechnicianDayLoadRow.technician_id, TechnicianDayLoadRow.day, TechnicianDayLoadRow.jobs
+        ).where(
+            TechnicianDayLoadRow.day >= first,
+            TechnicianDayLoadRow.day <= last,
+            TechnicianDayLoadRow.jobs > 0,
+        )
+        if skill is not None:
+            statement = statement.join(
+                TechnicianRow,
+                and_(
+                    TechnicianRow.id == TechnicianDayLoadRow.technician_id,
+                    TechnicianRow.skills.contains(f",{skill},"),
+                ),
+            )
+        loads: dict[str, dict[date, int]] = {}
+        for tid, day, jobs in await self._session.execute(statement):
+            loads.setdefault(tid, {})[day] = jobs
+        return loads
+
+    async def of_technicians(
+        self, technician_ids: list[str], first: date, last: date
+    ) -> dict[str, dict[date, int]]:
+        loads: dict[str, dict[date, int]] = {}
+        if not technician_ids:
+            return loads
+        column = TechnicianDayLoadRow.technician_id
+        if self._session.bind.dialect.name == "postgresql":
+            # One array parameter: the same statement text (and prepared plan) for any count.
+            among = column == any_(bindparam("ids", technician_ids, type_=ARRAY(String(40))))
+        else:
+            among = column.in_(technician_ids)
+        rows = await self._session.execute(
+            select(
+                TechnicianDayLoadRow.technician_id,
+                TechnicianDayLoadRow.day,
+                TechnicianDayLoadRow.jobs,
+            ).where(
+                among,
+                TechnicianDayLoadRow.day >= first,
+                TechnicianDayLoadRow.day <= last,
+            )
+        )
+        for tid, day, jobs in rows:
+            loads.setdefault(tid, {})[day] = jobs
+        return loads
+
+    async def take(self, technician_id: str, day: date, limit: int) -> int | None:
+        """Count one more job on the technician's day if it is under ``limit``; None when
+        taken, else how many jobs the day already has.
+
+        The guard that keeps concurrent assignments (several instances) under the limit, in
+        one statement: an upsert whose update only happens while ``jobs < limit``. It locks
+        the day's row, so a second taker waits for the first to commit and then re-checks
+        the condition against the committed count. A full day is left unlocked, so a
+        decision moves on to the next technician without holding one row while waiting for
+        another (no deadlock between two deciders)."""
+        table = TechnicianDayLoadRow.__table__
+        dialect = self._session.bind.dialect.name
+        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        statement = insert(table).values(technician_id=technician_id, day=day, jobs=1)
+        taken = await self._session.execute(
+            statement.on_conflict_do_update(
+                index_elements=[table.c.technician_id, table.c.day],
+                set_={"jobs": table.c.jobs + 1},
+                where=table.c.jobs < limit,
+            ).returning(table.c.jobs)
+        )
+        if taken.first() is not None:
+            return None
+        found = await self._session.execute(
+            select(TechnicianDayLoadRow.jobs).where(
+                TechnicianDayLoadRow.technician_id == technician_id,
+                TechnicianDayLoadRow.day == day,
+            )
+        )
+        return int(found.scalar_one())
+
+    async def move(
+        self, technician_id: str, day: date, limit: int, releasing: tuple[str, date] | None
+    ) -> int | None:
+        """Take one job on the technician's day and, with ``releasing``, give one back on
+        another technician's day: both or neither. None when taken, else how many jobs the
+        day already has.
+
+        Deadlock-free by a consistent order: the caller holds the job's row (job rows
+        always come before day rows), and on PostgreSQL the two day rows are changed in
+        (technician id, day) order, inside a savepoint that is rolled back when the day is
+        full — which also frees the full day's row, locked by the conditional upsert. So
+        two declines swapping technicians wait for each other instead of deadlocking. On
+        SQLite a writer holds the whole database: no order is needed, only take first."""
+        if self._session.bind.dialect.name != "postgresql":
+            full = await self.take(technician_id, day, limit)
+            if full is None and releasing is not None:
+                await self.release(*releasing)
+            return full
+        steps = [(technician_id, day, True)]
+        if releasing is not None:
+            steps.append((*releasing, False))
+        savepoint = await self._session.begin_nested()
+        for step_technician, step_day, is_taking in sorted(steps):
+            if not is_taking:
+                await self.release(step_technician, step_day)
+                continue
+            full = await self.take(technician_id, day, limit)
+            if full is not None:
+                await savepoint.rollback()
+                return full
+        await savepoint.commit()
+        return None
+
+    async def release(self, technician_id: str, day: date) -> None:
+        await self._session.execute(
+            update(TechnicianDayLoadRow)
+            .where(
+                TechnicianDayLoadRow.technician_id == technician_id,
+                TechnicianDayLoadRow.day == day,
+                TechnicianDayLoadRow.jobs > 0,
+            )
+            .values(jobs=TechnicianDayLoadRow.jobs - 1)
+        )
+
+    async def today(self, day: date) -> dict[str, int]:
+        rows = await self._session.execute(
+            select(TechnicianDayLoadRow.technician_id, TechnicianDayLoadRow.jobs).where(
+                TechnicianDayLoadRow.day == day
+            )
+        )
+        return {tid: jobs for tid, jobs in rows}

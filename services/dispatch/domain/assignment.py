@@ -1,0 +1,387 @@
+"""Choosing the technician for a job, and explaining the choice.
+
+Hard rules first — active, certificate valid, has the skill, covers the job's region (when
+the job has no coordinates), did not decline this job, has working time in which to arrive
+before the arrival due time on a day still under the daily limit. Among those who pass:
+nearest first (great-circle distance from the home service point), then least loaded that
+day, then earliest arrival, then technician id so the choice is repeatable.
+
+Urgent before ordinary, where capacity is scarce: a technician's last free slot of a day is
+kept for urgent jobs. An ordinary job takes it only when no later day with more room still
+lets the technician arrive before the job's due time (or within the look-ahead, without a
+due time); then it takes the earliest last slot, as before. An urgent job takes the first
+slot it finds. The unassigned queue is retried urgent first (``queue_order``), so when
+technicians free up, urgent jobs get the room first too. A dispatcher's override ignores
+the reserve: it is their call. The winner's score names the days passed over
+(``last_slot_kept_for_urgent_on``), so the explanation says why not sooner.
+
+Once the arrival due time has passed, it no longer excludes: the job, late already, goes
+to whoever can be there first among the nearest.
+
+Nearest first means that once one technician fits at distance d, nobody farther can win;
+those are reported as ``farther_than_winner`` without their calendar being checked, which
+keeps one assignment among thousands of technicians fast.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from enum import StrEnum
+
+from services.dispatch.domain.calendar import WorkingHours
+
+EARTH_RADIUS_KM = 6371.0088
+# Without a due time, a technician is looked for this many days ahead.
+HORIZON_DAYS = 14
+# How many candidates an explanation lists one by one (all are counted by reason).
+EXPLAINED_CANDIDATES = 30
+
+
+class Exclusion(StrEnum):
+    INACTIVE = "inactive"
+    CERTIFICATE_EXPIRED = "certificate_expired"
+    MISSING_SKILL = "missing_skill"
+    OUTSIDE_REGION = "outside_region"
+    DECLINED = "declined"
+    NO_WORKING_TIME_BEFORE_DUE = "no_working_time_before_due"
+    DAILY_LIMIT_REACHED = "daily_limit_reached"
+    FARTHER_THAN_WINNER = "farther_than_winner"
+
+
+def great_circle_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    """Haversine distance on the mean Earth radius."""
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    dp, dl = p2 - p1, math.radians(lon2 - lon1)
+    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
+    return 2 * EARTH_RADIUS_KM * math.asin(min(1.0, math.sqrt(a)))
+
+
+@dataclass(frozen=True)
+class Base:
+    """A technician's home service point."""
+
+    service_point_id: str
+    latitude: float | None
+    longitude: float | None
+    covers_regions: frozenset[str]
+
+
+@dataclass(frozen=True)
+class Candidate:
+    technician_id: str
+    name: str
+    active: bool
+    skills: frozenset[str]
+    certified_until: date | None
+    base: Base
+    hours: WorkingHours
+    max_jobs_per_day: int
+
+
+@dataclass(frozen=True)
+class JobNeeds:
+    request_no: str
+    skill: str | None
+    region: str | None
+    latitude: float | None
+    longitude: float | None
+    urgent: bool
+    arrival_due_at: datetime | None
+    declined_by: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class ScoreParts:
+    distance_km: float | None
+    travel_minutes: int
+    load_that_day: int
+    max_jobs_per_day: int
+    planned_day: date
+    earliest_arrival: datetime
+    urgent: bool
+    # Days passed over because their last free slot is kept for urgent jobs.
+    kept_for_urgent: tuple[date, ...] = ()
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "last_slot_kept_for_urgent_on": [day.isoformat() for day in self.kept_for_urgent],
+            "distance_km": None if self.distance_km is None else round(self.distance_km, 1),
+            "travel_minutes": self.travel_minutes,
+            "load_that_day": self.load_that_day,
+            "max_jobs_per_day": self.max_jobs_per_day,
+            "planned_day": self.planned_day.isoformat(),
+            "earliest_arrival": self.earliest_arrival.isoformat(),
+            "urgent": self.urgent,
+        }
+
+
+@dataclass(frozen=True)
+class Considered:
+    technician_id: str
+    name: str
+    distance_km: float | None
+    excluded: Exclusion | None
+    score: ScoreParts | None = None
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "technician_id": self.technician_id,
+            "name": self.name,
+            "distance_km": None if self.distance_km is None else round(self.distance_km, 1),
+            "excluded": None if self.excluded is None else self.excluded.value,
+            "score": None if self.score is None else self.score.as_dict(),
+        }
+
+
+@dataclass(frozen=True)
+class Decision:
+    winner: Candidate | None
+    score: ScoreParts | None
+    considered: list[Considered]
+    reasons: dict[str, int] = field(default_factory=dict)
+    # Farther than the winner and only counted (in ``reasons``), not in ``considered``.
+    farther_uncounted: int = 0
+
+    def explanation(self) -> dict[str, object]:
+        ranked = heapq.nsmallest(
+            EXPLAINED_CANDIDATES,
+            self.considered,
+            key=lambda c: (c.excluded is not None, c.distance_km or 0.0, c.technician_id),
+        )
+        return {
+            "winner": None if self.winner is None else self.winner.technician_id,
+            "score": None if self.score is None else self.score.as_dict(),
+            "candidates_considered": len(self.considered) + self.farther_uncounted,
+            "exclusions": dict(sorted(self.reasons.items())),
+            "candidates": [c.as_dict() for c in ranked],
+        }
+
+
+def _distance(job: JobNeeds, base: Base) -> float | None:
+    if None in (job.latitude, job.longitude, base.latitude, base.longitude):
+        return None
+    return great_circle_km(job.latitude, job.longitude, base.latitude, base.longitude)  # type: ignore[arg-type]
+
+
+def great_circle_km_or_none(job: JobNeeds | object, candidate: Candidate) -> float | None:
+    """Distance from the job (anything with ``latitude``/``longitude``) to the home point."""
+    latitude, longitude = getattr(job, "latitude", None), getattr(job, "longitude", None)
+    base = candidate.base
+    if None in (latitude, longitude, base.latitude, base.longitude):
+        return None
+    return great_circle_km(latitude, longitude, base.latitude, base.longitude)  # type: ignore[arg-type]
+
+
+def _cheap_exclusion(job: JobNeeds, candidate: Candidate, today: date) -> Exclusion | None:
+    if not candidate.active:
+        return Exclusion.INACTIVE
+    if candidate.certified_until is None or candidate.certified_until < today:
+        return Exclusion.CERTIFICATE_EXPIRED
+    if job.skill is not None and job.skill not in candidate.skills:
+        return Exclusion.MISSING_SKILL
+    if candidate.technician_id in job.declined_by:
+        return Exclusion.DECLINED
+    has_coordinates = job.latitude is not None and candidate.base.latitude is not None
+    if not has_coordinates and job.region and job.region not in candidate.base.covers_regions:
+        return Exclusion.OUTSIDE_REGION
+    return None
+
+
+@dataclass(frozen=True)
+class Slot:
+    arrives: datetime
+    day: date
+    # Earlier days whose last free slot an ordinary job left for urgent ones.
+    kept_for_urgent: tuple[date, ...] = ()
+
+
+def earliest_slot(
+    candidate: Candidate,
+    now: datetime,
+    travel: timedelta,
+    due: datetime | None,
+    loads: Mapping[date, int],
+    urgent: bool = True,
+) -> Slot | Exclusion:
+    """The first moment the technician can be there, within a shift, on a day under the
+    limit, before the due time; or why there is none. A due time already past no longer
+    excludes anyone: the breach is recorded, and the job still needs the earliest visit.
+
+    An ordinary job (``urgent=False``) passes over a day's last free slot while a later day
+    with more room still fits; only if none does it takes the earliest last slot."""
+    if due is not None and due <= now:
+        due = None
+    hours = candidate.hours
+    day = hours.local_day(now)
+    last_day = hours.local_day(due) if due is not None else day + timedelta(days=HORIZON_DAYS)
+    limit_hit = False
+    last_slot: Slot | None = None
+    kept: list[date] = []
+    while day <= last_day:
+        for begins, ends in hours.spans_on(day):
+            departs = max(begins, now)
+            arrives = departs + travel
+            if arrives > ends:
+                continue
+            if due is not None and arrives > due:
+                if last_slot is not None:
+                    return last_slot
+                return (
+                    Exclusion.DAILY_LIMIT_REACHED
+                    if limit_hit
+                    else (Exclusion.NO_WORKING_TIME_BEFORE_DUE)
+                )
+            load = loads.get(day, 0)
+            if load >= candidate.max_jobs_per_day:
+                limit_hit = True
+                break
+            if not urgent and load == candidate.max_jobs_per_day - 1:
+                # Kept for an urgent job unless nothing later fits this one.
+                last_slot = last_slot or Slot(arrives, day)
+                kept.append(day)
+                break
+            return Slot(arrives, day, tuple(kept))
+        day += timedelta(days=1)
+    if last_slot is not None:
+        return last_slot
+    return Exclusion.DAILY_LIMIT_REACHED if limit_hit else Exclusion.NO_WORKING_TIME_BEFORE_DUE
+
+
+@dataclass(frozen=True)
+class Ranking:
+    """Candidates after the rules that need no calendar: the excluded with their reason, the
+    rest nearest first (distance 0 when unknown, i.e. they cover the region)."""
+
+    excluded: list[Considered]
+    passing: list[tuple[float, float | None, Candidate]]
+
+
+# A located job and a home point without coordinates (it covers the job's region): the
+# distance is unknown, so it comes after every technician whose distance is known.
+UNKNOWN_DISTANCE_KM = 100_000.0
+
+
+def _nearness(job: JobNeeds, distance: float | None) -> float:
+    """Sort key, nearest first; a job without coordinates has every candidate at 0."""
+    if distance is not None:
+        return distance
+    return UNKNOWN_DISTANCE_KM if job.latitude is not None else 0.0
+
+
+def rank(job: JobNeeds, candidates: Iterable[Candidate], today: date) -> Ranking:
+    excluded: list[Considered] = []
+    passing: list[tuple[float, float | None, Candidate]] = []
+    # Technicians share few home points: one distance per point.
+    distances: dict[str, float | None] = {}
+    for candidate in candidates:
+        point = candidate.base.service_point_id
+        if point not in distances:
+            distances[point] = _distance(job, candidate.base)
+        distance = distances[point]
+        reason = _cheap_exclusion(job, candidate, today)
+        if reason is not None:
+            excluded.append(Considered(candidate.technician_id, candidate.name, distance, reason))
+        else:
+            passing.append((_nearness(job, distance), distance, candidate))
+    passing.sort(key=lambda entry: (entry[0], entry[2].technician_id))
+    return Ranking(excluded, passing)
+
+
+@dataclass(frozen=True)
+class Shortlisted:
+    decision: Decision
+    # The first ``size`` nearest could not settle it (nobody fitted, or a tie on distance
+    # runs past them): look at more.
+    needs_more: bool
+
+
+def choose_nearest(
+    job: JobNeeds,
+    ranking: Ranking,
+    size: int,
+    loads: Mapping[str, Mapping[date, int]],
+    now: datetime,
+    speed_kmh: float,
+) -> Shortlisted:
+    """Decide among the ``size`` nearest passing candidates; ``loads`` must cover them."""
+    considered = list(ranking.excluded)
+    fitting: list[tuple[tuple[object, ...], Candidate, ScoreParts]] = []
+    nearest_fit: float | None = None
+    shortlist, rest = ranking.passing[:size], ranking.passing[size:]
+    for distance, known, candidate in shortlist:
+        if nearest_fit is not None and round(distance, 1) > round(nearest_fit, 1):
+            considered.append(
+                Considered(
+                    candidate.technician_id, candidate.name, known, Exclusion.FARTHER_THAN_WINNER
+                )
+            )
+            continue
+        travel_minutes = math.ceil((known or 0.0) / speed_kmh * 60) if speed_kmh > 0 else 0
+        own_loads = loads.get(candidate.technician_id, {})
+        slot = earliest_slot(
+            candidate,
+            now,
+            timedelta(minutes=travel_minutes),
+            job.arrival_due_at,
+            own_loads,
+            urgent=job.urgent,
+        )
+        if isinstance(slot, Exclusion):
+            considered.append(Considered(candidate.technician_id, candidate.name, known, slot))
+            continue
+        arrives, day = slot.arrives, slot.day
+        load = own_loads.get(day, 0)
+        score = ScoreParts(
+            distance_km=known,
+            travel_minutes=travel_minutes,
+            load_that_day=load,
+            max_jobs_per_day=candidate.max_jobs_per_day,
+            planned_day=day,
+            earliest_arrival=arrives,
+            urgent=job.urgent,
+            kept_for_urgent=slot.kept_for_urgent,
+        )
+        considered.append(Considered(candidate.technician_id, candidate.name, known, None, score))
+        nearest_fit = distance if nearest_fit is None else nearest_fit
+        fitting.append(
+            ((round(distance, 1), load, arrives, candidate.technician_id), candidate, score)
+        )
+    needs_more = bool(rest) and (
+        nearest_fit is None or round(rest[0][0], 1) <= round(nearest_fit, 1)
+    )
+    reasons: dict[str, int] = {}
+    for entry in considered:
+        if entry.excluded is not None:
+            reasons[entry.excluded.value] = reasons.get(entry.excluded.value, 0) + 1
+    if rest and nearest_fit is not None:
+        # Those beyond the shortlist are farther still: counted, not listed one by one.
+        farther = Exclusion.FARTHER_THAN_WINNER.value
+        reasons[farther] = reasons.get(farther, 0) + len(rest)
+    if not fitting:
+        return Shortlisted(Decision(None, None, considered, reasons, len(rest)), needs_more)
+    _key, winner, score = min(fitting, key=lambda item: item[0])
+    return Shortlisted(Decision(winner, score, considered, reasons, len(rest)), needs_more)
+
+
+def choose(
+    job: JobNeeds,
+    candidates: Iterable[Candidate],
+    loads: Mapping[str, Mapping[date, int]],
+    now: datetime,
+    speed_kmh: float,
+    today: date,
+) -> Decision:
+    """Decide among all candidates; ``loads``: technician id → local day → jobs planned."""
+    ranking = rank(job, candidates, today)
+    return choose_nearest(job, ranking, len(ranking.passing), loads, now, speed_kmh).decision
+
+
+def queue_order(
+    urgent: bool, arrival_due_at: datetime | None, created_at: datetime
+) -> tuple[object, ...]:
+    """Which waiting job is assigned first: urgent before ordinary, then the earliest due."""
+    return (0 if urgent else 1, arrival_due_at is None, arrival_due_at or created_at, created_at)
