@@ -49,10 +49,12 @@ async def test_dealer_work_opens_one_claim_with_its_lines(
 
         adjuster = staff_headers("claims_adjuster")
 
-        async def submitted() -> httpx.Response:
-            return await claims.client.get("/api/v1/claims?status=submitted", headers=adjuster)
+        async def in_review() -> httpx.Response:
+            return await claims.client.get("/api/v1/claims?status=in_review", headers=adjuster)
 
-        listed = await eventually(submitted, lambda a: len(a.json()) == 1, what="one claim")
+        # No warranty policy, labour operation or catalogue entry is known here: the rules
+        # cannot decide, and the claim waits for an adjuster.
+        listed = await eventually(in_review, lambda a: len(a.json()) == 1, what="one claim")
         claim = listed.json()[0]
         assert claim["request_no"] == number
         assert claim["claim_no"].startswith("WC-") and claim["claim_no"].endswith("000001")
@@ -67,7 +69,15 @@ async def test_dealer_work_opens_one_claim_with_its_lines(
             {"part_no": "P-2002", "quantity": 2, "old_part_serial": None},
         ]
         one = await claims.client.get(f"/api/v1/claims/{claim['claim_no']}", headers=adjuster)
-        assert one.json() == claim
+        assert {k: v for k, v in one.json().items() if k in claim} == claim
+        assert [line["kind"] for line in one.json()["lines"]] == [
+            "part",
+            "part",
+            "labour",
+            "travel",
+        ]
+        assert one.json()["review_reasons"]
+        assert one.json()["allowed_actions"] == ["decide", "rerun"]
         assert (
             await claims.client.get("/api/v1/claims/WC-2026-999999", headers=adjuster)
         ).status_code == 404

@@ -2,10 +2,27 @@
 
 from typing import Any
 
-from services.claims.events.handlers import on_dealer_work_reported
-from shared.events.schemas.intake import DealerWorkReportedV1
+from services.claims.events import handlers
+from shared.events.schemas.billing import DealerStatementIssuedV1, SupplierChargebackIssuedV1
+from shared.events.schemas.dispatch import JobCompletedV1, RepeatRepairFlaggedV1
+from shared.events.schemas.intake import ComplaintQualityReportedV1, DealerWorkReportedV1
+from shared.events.schemas.parts import (
+    CoreOverdueV1,
+    CoreReceivedV1,
+    EmergencyShippedV1,
+    PartCataloguedV1,
+)
 from shared.messaging.consumer import Subscription
 
 SUBSCRIPTIONS: list[Subscription[Any]] = [
-    Subscription(DealerWorkReportedV1, on_dealer_work_reported),
+    Subscription(DealerWorkReportedV1, handlers.on_dealer_work_reported),
+    Subscription(JobCompletedV1, handlers.on_job_completed),
+    Subscription(PartCataloguedV1, handlers.on_part_catalogued),
+    Subscription(CoreReceivedV1, handlers.on_core_received),
+    Subscription(CoreOverdueV1, handlers.on_core_overdue),
+    Subscription(ComplaintQualityReportedV1, handlers.on_quality_complaint),
+    Subscription(RepeatRepairFlaggedV1, handlers.on_repeat_repair),
+    Subscription(EmergencyShippedV1, handlers.on_emergency_shipped),
+    Subscription(DealerStatementIssuedV1, handlers.on_dealer_statement),
+    Subscription(SupplierChargebackIssuedV1, handlers.on_supplier_chargeback),
 ]
