@@ -1,0 +1,1 @@
+"""Billing's use cases over a UnitOfWork, reached from HTTP and from events."""

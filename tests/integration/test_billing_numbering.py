@@ -1,0 +1,129 @@
+"""Two billing instances on one PostgreSQL database and one queue: every completed job gets
+exactly one invoice, numbered without gaps or duplicates, even when each event arrives
+twice (redelivered with the same id, and republished with a new one)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+import httpx
+from sqlalchemy import select
+
+from services.billing.app import DEFINITION as BILLING
+from services.billing.db.models import InvoiceRow
+from services.billing.events import handlers as on
+from shared.db.engine import create_engine, create_session_factory
+from shared.messaging.outbox import envelope_for
+from shared.settings import AuthSettings, BrokerSettings
+from tests.integration.test_billing_events import completed, triaged
+from tests.support.broker import publish_envelopes
+from tests.support.databases import DatabaseFactory
+from tests.support.services import RunningService, running_service
+from tests.support.waiting import eventually
+
+Headers = Callable[..., dict[str, str]]
+JOBS = 30
+
+
+async def _invoices(url: str) -> list[InvoiceRow]:
+    engine = create_engine(url)
+    try:
+        async with create_session_factory(engine)() as session:
+            return list((await session.execute(select(InvoiceRow))).scalars())
+    finally:
+        await engine.dispose()
+
+
+async def _ready(service: RunningService) -> httpx.Response:
+    return await service.client.get("/ready")
+
+
+async def test_two_instances_number_invoices_and_quotes_gap_free_and_once(
+    databases: DatabaseFactory, broker: BrokerSettings, auth: AuthSettings, staff_headers: Headers
+) -> None:
+    url = await databases.migrated(BILLING.migrations_dir, "billing")
+    settings = broker.model_copy(update={"prefetch": 10})
+    async with (
+        running_service(BILLING, url, settings, auth) as first,
+        running_service(BILLING, url, settings, auth) as second,
+    ):
+        await BILLING.seed_demo(first.runtime.unit_of_work())  # type: ignore[misc]
+        for instance in (first, second):
+            await eventually(lambda i=instance: _ready(i), lambda r: r.status_code == 200)
+        numbers = [f"SR-2026-{n:06d}" for n in range(1, JOBS + 1)]
+        triages = [
+            envelope_for(triaged(n, in_warranty=False, customer_id=f"C-{n}")) for n in numbers
+        ]
+        completions = [envelope_for(completed(n)) for n in numbers]
+        republished = [envelope_for(completed(n)) for n in numbers]  # same events, new ids
+        await publish_envelopes(settings, [*triages, *completions, *completions, *republished])
+
+        invoices = await eventually(
+            lambda: _invoices(url), lambda rows: len(rows) >= JOBS, within=60, what="invoices"
+        )
+        await asyncio.sleep(1.0)  # let any late duplicate show itself
+        invoices = await _invoices(url)
+        assert sorted(i.request_no or "" for i in invoices) == numbers
+        year = invoices[0].issued_at.year
+        assert sorted(i.invoice_no for i in invoices) == [
+            f"INV-{year}-{n:06d}" for n in range(1, JOBS + 1)
+        ]
+
+        # Quotes drawn at once through both instances' HTTP APIs share one counter too.
+        clerk = staff_headers("billing_clerk")
+        to_quote = [f"SR-2026-{n:06d}" for n in range(101, 101 + JOBS)]
+        for request_no in to_quote:
+            event = triaged(request_no, in_warranty=False)
+            uow = first.runtime.unit_of_work()
+            async with uow:
+                await on.on_request_triaged(uow, event, envelope_for(event))
+                await uow.commit()
+
+        async def quote(service: RunningService, request_no: str) -> httpx.Response:
+            body = {"request_no": request_no, "lines": [{"kind": "labour", "quantity": "1"}]}
+            return await service.client.post("/api/v1/quotes", json=body, headers=clerk)
+
+        answers = await asyncio.gather(
+            *(quote(first if i % 2 else second, n) for i, n in enumerate(to_quote))
+        )
+        assert [a.status_code for a in answers] == [201] * JOBS
+        assert sorted(a.json()["quote_no"] for a in answers) == [
+            f"QT-{year}-{n:06d}" for n in range(1, JOBS + 1)
+        ]
+
+
+async def test_concurrent_payments_through_two_instances_lose_nothing(
+    databases: DatabaseFactory, broker: BrokerSettings, auth: AuthSettings, staff_headers: Headers
+) -> None:
+    url = await databases.migrated(BILLING.migrations_dir, "billing")
+    async with (
+        running_service(BILLING, url, broker, auth) as first,
+        running_service(BILLING, url, broker, auth) as second,
+    ):
+        await BILLING.seed_demo(first.runtime.unit_of_work())  # type: ignore[misc]
+        uow = first.runtime.unit_of_work()
+        for event, handler in (
+            (triaged("SR-2026-000077", in_warranty=False, customer_id="C-77"), "triaged"),
+            (completed("SR-2026-000077"), "completed"),
+        ):
+            run = on.on_request_triaged if handler == "triaged" else on.on_job_completed
+            async with uow:
+                await run(uow, event, envelope_for(event))
+                await uow.commit()
+        clerk = staff_headers("billing_clerk")
+        body = {"customer_id": "C-77", "amount": "50.00", "method": "bank"}
+        answers = await asyncio.gather(
+            *(
+                (first if i % 2 else second).client.post(
+                    "/api/v1/payments", json=body, headers=clerk
+                )
+                for i in range(12)
+            )
+        )
+        assert [a.status_code for a in answers] == [201] * 12
+        balance = await first.client.get("/api/v1/customers/C-77/balance", headers=clerk)
+        # 12 × 50 = 600 against 485.90: paid in full, 114.10 kept as credit.
+        assert balance.json()["owed"] == "0.00" and balance.json()["credit"] == "114.10"
+        [invoice] = await _invoices(url)
+        assert invoice.paid == invoice.total
