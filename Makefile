@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup run test lint format clean
+.PHONY: setup ops-tools run demo test soak lint format clean bench bench-soak
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -14,12 +14,29 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP)
 
+## promtool and prometheus (Debian's package) for the rule checks and the real-Prometheus test.
+## Installed only when missing; as root, or through sudo when there is one.
+SUDO := $(shell [ "$$(id -u)" = 0 ] || command -v sudo)
+ops-tools:
+	@command -v promtool >/dev/null && command -v prometheus >/dev/null || { \
+		$(SUDO) apt-get update -qq >/dev/null && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends \
+			prometheus >/dev/null; }
+
 ## The whole suite on this machine: intake 8001, dispatch 8002, parts 8003, claims 8004, billing 8005.
 run: setup
 	$(BIN)/aftersales run
 
+## Scenarios 1 and 2 against the running suite (`make run` in another terminal), told as they happen.
+demo: setup
+	$(BIN)/aftersales demo
+
+## The end-to-end fault run with 200 requests (make test runs a short one).
+soak: setup
+	E2E_FAULT_REQUESTS=200 $(BIN)/pytest -q -s -m "not fault" tests/e2e/test_under_faults.py
+
 ## Lint, then every test against the real RabbitMQ and PostgreSQL (AMQP_URL, TEST_DATABASE_URL).
-test: setup
+test: setup ops-tools
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/pytest
@@ -34,3 +51,13 @@ format: setup
 
 clean:
 	rm -rf $(VENV) data .pytest_cache .ruff_cache *.egg-info
+
+## Benchmarks (bench/README.md): every figure of issue 10 in one run, against the local
+## RabbitMQ and PostgreSQL; writes bench/results/latest.json and a table. STEADY=60 seconds.
+STEADY ?= 60
+bench: setup
+	$(BIN)/python -m bench.run --steady-seconds $(STEADY)
+
+## The same, plus the 10-minute memory soak at 200 reports/s.
+bench-soak: setup
+	$(BIN)/python -m bench.run --steady-seconds $(STEADY) --soak

@@ -7,6 +7,7 @@ aftersales relay SERVICE               an outbox relay as its own process
 aftersales token --role ROLE [--sub]   a bearer token for the local services
 aftersales dlq list|replay SERVICE     parked messages: look at them, put them back
 aftersales events snapshot|docs        event schema snapshots and docs/events.md
+aftersales demo                        scenarios 1 and 2 against a running suite (``make demo``)
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 from shared.auth.roles import Role
 from shared.auth.tokens import issue_local_token
+from shared.cli.demo import add_command as add_demo_command
 from shared.cli.suite import SERVICE_NAMES, load_definition
 from shared.db.engine import create_engine, create_session_factory
 from shared.db.migrations import upgrade_to_head
@@ -207,6 +209,8 @@ def parser() -> argparse.ArgumentParser:
     seed = commands.add_parser("seed", help="load demo data into every service's database")
     seed.add_argument("--demo", action="store_true", help="the realistic demo data set")
     seed.set_defaults(func=_seed)
+
+    add_demo_command(commands)
     return root
 
 

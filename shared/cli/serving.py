@@ -59,15 +59,22 @@ def serve(service: str, migrate: bool = True) -> int:
         directory.mkdir(parents=True)
     uvicorn.run(
         app_factory_path(service),
-        factory=True,
-        host=settings.service.host,
-        port=settings.service.port,
-        workers=settings.service.workers,
-        log_config=None,
-        access_log=False,
-        timeout_graceful_shutdown=10,
+        **server_options(settings.service.host, settings.service.port, settings.service.workers),
     )
     return 0
+
+
+def server_options(host: str, port: int, workers: int) -> dict[str, object]:
+    """How every service is served; the benchmark serves its bare endpoint the same way."""
+    return {
+        "factory": True,
+        "host": host,
+        "port": port,
+        "workers": workers,
+        "log_config": None,
+        "access_log": False,
+        "timeout_graceful_shutdown": 10,
+    }
 
 
 def _safe_url(url: str) -> str:
