@@ -166,6 +166,47 @@ class SupplierRecoveryFinalizedV1(EventSchema):
     failed_units: int = 1
 
 
+@event_schema("claims.supplier_recovery.withdrawn", 1)
+class SupplierRecoveryWithdrawnV1(EventSchema):
+    """The supplier is not at fault after all (its dispute upheld, or a ruling on the claim
+    took the cause away from its part): nothing is recovered, it need not collect its old
+    parts, and anything already charged or deducted is reversed."""
+
+    recovery_no: str
+    supplier_id: str
+    claim_no: str
+    request_no: str
+    part_nos: list[str]
+    reason: str
+    was_final: bool = Field(
+        description="True when it had been finalized: billing reverses what it charged"
+    )
+    withdrawn_at: AwareDatetime
+
+
+@event_schema("claims.supplier_recovery.corrected", 1)
+class SupplierRecoveryCorrectedV1(EventSchema):
+    """A final recovery's amounts changed (a later ruling on its claim): billing charges
+    ``difference`` more when positive, or credits it back when negative."""
+
+    recovery_no: str
+    supplier_id: str
+    claim_no: str
+    request_no: str
+    previous_total: Decimal
+    total: Decimal
+    difference: Decimal = Field(description="total - previous_total")
+    material: Decimal
+    labour: Decimal
+    travel: Decimal
+    other: Decimal
+    assessment: Decimal
+    currency: str
+    settle_by: str = Field(description="chargeback or deduction")
+    reason: str
+    corrected_at: AwareDatetime
+
+
 class SettledItemV1(_Line):
     reference: str = Field(description="A claim number or a recovery number")
     request_no: str

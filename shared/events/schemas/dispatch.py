@@ -141,6 +141,30 @@ class JobCompletedV1(EventSchema):
     signed_at: AwareDatetime
 
 
+@event_schema("dispatch.job.diagnosed", 1)
+class JobDiagnosedV1(EventSchema):
+    """On site, before any repair, the technician recorded what caused the fault. Claims
+    decides warranty from it at once (misuse on a unit under warranty is rejected ``CDR``),
+    so paid work can be quoted before it is done. The completed job may still report a
+    different cause; its report is what a claim for the repair uses."""
+
+    request_no: str
+    technician_id: str
+    service_point_id: str
+    kind: str
+    product_line: str | None
+    product_model: str
+    serial_no: str
+    purchase_date: date | None
+    in_warranty: bool | None = Field(description="As intake knew it at triage")
+    dealer_id: str | None
+    customer_name: str
+    cause: str = Field(description="quality_defect, misuse, wear or unknown")
+    fault_code: str | None
+    findings: str
+    diagnosed_at: AwareDatetime
+
+
 @event_schema("dispatch.job.escalated", 1)
 class JobEscalatedV1(EventSchema):
     """The fault needs the technical department (joint evaluation for complex faults)."""

@@ -191,6 +191,33 @@ class ReturnInspectedV1(EventSchema):
     inspected_at: AwareDatetime
 
 
+class ReturnPartV1(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    part_no: str
+    quantity: int
+    old_part_serial: str | None = None
+
+
+@event_schema("intake.return.repaired", 1)
+class ReturnRepairedV1(EventSchema):
+    """The workshop's repair of a returned unit passed inspection: what it found and did.
+    Claims decides warranty from it (source ``return``); parts expects the old parts it hands
+    in; billing books its cost."""
+
+    request_no: str
+    return_no: str
+    product_model: str
+    serial_no: str
+    in_warranty: bool | None
+    cause: str = Field(description="quality_defect, misuse, wear or unknown")
+    fault_code: str | None
+    labour_hours: Decimal
+    parts_replaced: list[ReturnPartV1]
+    repaired_by: str
+    repaired_at: AwareDatetime
+
+
 @event_schema("intake.return.shipped", 1)
 class ReturnShippedV1(EventSchema):
     """The repaired product was shipped back to the customer."""
