@@ -414,7 +414,25 @@ async def return_for_repair(desk: Desk) -> Outcome:
     desk.say(f"{number}: inspection failed ({failed['status']}), back to repair")
     if failed["status"] != "in_repair":
         await desk.call("intake", "POST", f"{base}/send-to-repair", {"note": "重新密封"})
-    await desk.call("intake", "POST", f"{base}/inspect", {"passed": True, "notes": "试压合格"})
+    old_serial = f"OP-{uuid.uuid4().hex[:6].upper()}"
+    repair = {
+        "cause": "quality_defect", "fault_code": "E31", "labour_hours": "1.5",
+        "parts_replaced": [{"part_no": "P-1001", "quantity": 1, "old_part_serial": old_serial}],
+    }  # fmt: skip
+    await desk.call(
+        "intake", "POST", f"{base}/inspect",
+        {"passed": True, "notes": "试压合格", "repair": repair},
+    )  # fmt: skip
+    desk.say(f"{number}: passed inspection; the workshop replaced P-1001 (quality defect)")
+    await desk.until(
+        "parts", f"/api/v1/expected-returns?request_no={number}", bool, "the old part expected"
+    )
+    await desk.call(
+        "parts", "POST", "/api/v1/core-receipts",
+        {"request_no": number, "part_no": "P-1001", "quantity": 1, "serials": [old_serial]},
+        as_=("warehouse",), expect=(200, 201),
+    )  # fmt: skip
+    desk.say(f"{number}: the old part {old_serial} went to the old-parts store")
     shipped = await desk.call(
         "intake", "POST", f"{base}/ship",
         {"carrier": "顺丰速运", "tracking_no": "SF1234567890", "shipping_cost": "25.00"},
@@ -422,7 +440,9 @@ async def return_for_repair(desk: Desk) -> Outcome:
     desk.say(f"{number}: shipped back, {shipped['carrier']} {shipped['tracking_no']}")
     confirmed = await desk.call("intake", "POST", f"{base}/confirm-receipt", {})
     desk.say(f"{number}: the customer confirmed receipt")
-    return Outcome(number, {"return_no": received["return_no"], "final": confirmed})
+    return Outcome(
+        number, {"return_no": received["return_no"], "final": confirmed, "old_serial": old_serial}
+    )
 
 
 async def nobody_fits(desk: Desk) -> Outcome:
@@ -792,6 +812,10 @@ async def misuse_declined(desk: Desk) -> Outcome:
     job = await assigned(desk, number)
     for action in ("accept", "depart", "arrive"):
         await job_step(desk, number, job["technician_id"], action)
+    await job_step(
+        desk, number, job["technician_id"], "diagnosis",
+        {"cause": "misuse", "fault_code": "E21", "findings": "进水，外壳摔裂"},
+    )  # fmt: skip
     desk.say(f"{number}: on site, {job['technician_id']} finds misuse (进水, 外壳摔裂)")
     await desk.until("billing", f"/api/v1/requests/{number}", lambda r: True, "billing's view")
     quote = await desk.call(

@@ -117,9 +117,12 @@ async def test_return_for_repair_fails_inspection_once_then_ships_back(running: 
     )
     assert [(c["kind"], c["amount"]) for c in billing["costs"]] == [("other", "25.00")]
     assert billing["invoices"] == [] and billing["in_warranty"] is True
-    # Nothing else: no claim for a workshop return (claims hears only of jobs and dealers'
-    # reports), no parts, no job.
-    assert await desk.get("claims", f"/api/v1/claims?request_no={number}") == []
+    # parts: the workshop's old part was expected (from intake.return.repaired) and matched;
+    # nothing reserved (the workshop's own stock is not a job's).
+    [receipt] = [
+        r for r in await desk.get("parts", "/api/v1/core-receipts") if r["request_no"] == number
+    ]
+    assert (receipt["matched"], receipt["serials"]) == (True, [outcome.facts["old_serial"]])
     assert await desk.get("parts", f"/api/v1/reservations?request_no={number}") == []
 
 

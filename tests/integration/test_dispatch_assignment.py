@@ -461,6 +461,46 @@ async def test_decline_override_and_a_technicians_own_jobs(
         assert answer.status_code == 409 and words in answer.json()["detail"], answer.text
 
 
+async def test_a_diagnosis_on_site_is_recorded_once_and_announced(
+    dispatch: RunningService, broker: BrokerSettings, staff_headers: Headers
+) -> None:
+    await put_points(dispatch, staff_headers)
+    await put_technician(dispatch, staff_headers, technician("T-A", "SP-PD", "tech-a"))
+    tech = staff_headers("technician", subject="tech-a")
+    number = "SR-2026-000011"
+    await publish_envelopes(broker, [envelope(triaged(number))])
+    await eventually(
+        lambda: job_of(dispatch, number, staff_headers),
+        lambda a: a.json().get("status") == "assigned",
+    )
+    finding = {"cause": "misuse", "fault_code": "E21", "findings": "进水，外壳摔裂"}
+    path = f"/api/v1/jobs/{number}/diagnosis"
+    early = await dispatch.client.post(path, json=finding, headers=tech)
+    assert early.status_code == 409 and early.json()["status_now"] == "assigned", early.text
+    for action in ("accept", "depart", "arrive"):
+        answer = await dispatch.client.post(f"/api/v1/jobs/{number}/{action}", headers=tech)
+        assert answer.status_code == 200, answer.text
+    bad = await dispatch.client.post(path, json={**finding, "cause": "bad luck"}, headers=tech)
+    assert bad.status_code == 422, bad.text
+    diagnosed = await dispatch.client.post(path, json=finding, headers=tech)
+    assert diagnosed.status_code == 200, diagnosed.text
+    job = diagnosed.json()
+    assert job["status"] == "on_site" and job["diagnosis"]["fault_code"] == "E21"
+    assert (job["diagnosis"]["cause"], job["diagnosis"]["diagnosed_by"]) == ("misuse", "tech-a")
+    assert any(h["what"] == "diagnosed" for h in job["history"]), job["history"]
+    again = await dispatch.client.post(
+        path, json={**finding, "cause": "quality_defect"}, headers=tech
+    )
+    assert again.status_code == 409 and "field report" in again.json()["detail"]
+    [event] = await outbox(dispatch, "dispatch.job.diagnosed.v1")
+    assert (event["request_no"], event["technician_id"], event["cause"]) == (
+        number, "T-A", "misuse",
+    )  # fmt: skip
+    assert (event["serial_no"], event["in_warranty"], event["fault_code"]) == (
+        job["serial_no"], True, "E21",
+    )  # fmt: skip
+
+
 async def test_field_work_to_completion_with_sign_off_and_repeat_repair(
     dispatch: RunningService, broker: BrokerSettings, staff_headers: Headers
 ) -> None:

@@ -115,6 +115,7 @@ async def test_a_technician_touches_no_route_of_another_technicians_job(
             "fault_code": "E07", "result": "repaired",
         },
         "sign-off": {"signer": "张伟", "typed_confirmation": "确认"},
+        "diagnosis": {"cause": "misuse", "findings": "进水"},
     }  # fmt: skip
     refused = {}
     for method, path in job_routes:

@@ -60,6 +60,12 @@ async def _request(intake: RunningService, agent: dict[str, str]) -> str:
     return str(number)
 
 
+REPAIR = {
+    "cause": "quality_defect", "fault_code": "E31", "labour_hours": "1.5",
+    "parts_replaced": [{"part_no": "P-1001", "quantity": 1, "old_part_serial": "OLD-77"}],
+}  # fmt: skip
+
+
 async def test_a_unit_goes_through_repair_and_back_to_the_customer(
     intake: RunningService, staff_headers: Headers
 ) -> None:
@@ -84,8 +90,10 @@ async def test_a_unit_goes_through_repair_and_back_to_the_customer(
     assert (await step("/send-to-repair")).json()["status"] == "in_repair"
     failed = await step("/inspect", {"passed": False, "notes": "仍有异响"})
     assert failed.json()["status"] == "in_repair" and failed.json()["repair_rounds"] == 2
-    passed = await step("/inspect", {"passed": True})
-    assert passed.json()["status"] == "passed_inspection"
+    assert (await step("/inspect", {"passed": True})).status_code == 422  # no repair report
+    passed = await step("/inspect", {"passed": True, "repair": REPAIR})
+    assert passed.json()["status"] == "passed_inspection", passed.text
+    assert passed.json()["repair"]["cause"] == "quality_defect"
     shipped = await step(
         "/ship", {"carrier": "顺丰", "tracking_no": "SF1234567890", "shipping_cost": "25.00"}
     )
@@ -103,6 +111,15 @@ async def test_a_unit_goes_through_repair_and_back_to_the_customer(
     assert arrived["accessories"] == ["电源线", "说明书"] and arrived["in_warranty"] is True
     inspections = await _published(intake, "intake.return.inspected.v1")
     assert [(i["passed"], i["notes"]) for i in inspections] == [(False, "仍有异响"), (True, None)]
+    [repaired] = await _published(intake, "intake.return.repaired.v1")
+    assert (repaired["return_no"], repaired["in_warranty"], repaired["cause"]) == (
+        received.json()["return_no"], True, "quality_defect",
+    )  # fmt: skip
+    assert Decimal(repaired["labour_hours"]) == Decimal("1.5")
+    assert repaired["parts_replaced"] == [
+        {"part_no": "P-1001", "quantity": 1, "old_part_serial": "OLD-77"}
+    ]
+    assert repaired["repaired_by"] == "tester"
     [sent] = await _published(intake, "intake.return.shipped.v1")
     assert (sent["carrier"], sent["tracking_no"]) == ("顺丰", "SF1234567890")
     assert Decimal(sent["shipping_cost"]) == Decimal("25.00")
@@ -136,7 +153,18 @@ async def test_bad_input_missing_requests_and_roles(
     await intake.client.post(url, json={"condition": "完好"}, headers=agent)
     await intake.client.post(f"{url}/store", json={"location": "A"}, headers=agent)
     await intake.client.post(f"{url}/send-to-repair", headers=agent)
-    await intake.client.post(f"{url}/inspect", json={"passed": True}, headers=agent)
+    for repair in (
+        {**REPAIR, "cause": "bad luck"},
+        {**REPAIR, "labour_hours": "-1"},
+        {**REPAIR, "parts_replaced": [{"part_no": "P-1", "quantity": 0}]},
+    ):
+        answer = await intake.client.post(
+            f"{url}/inspect", json={"passed": True, "repair": repair}, headers=agent
+        )
+        assert answer.status_code == 422, repair
+    await intake.client.post(
+        f"{url}/inspect", json={"passed": True, "repair": REPAIR}, headers=agent
+    )
     for shipment in (
         {"carrier": "顺丰", "tracking_no": "'; DROP TABLE returns;--"},
         {"carrier": "顺丰", "tracking_no": "SF1", "shipping_cost": "-1"},

@@ -21,11 +21,13 @@ from services.parts.events.handlers import (
     on_job_on_site,
     on_parts_requested,
     on_request_cancelled,
+    on_return_repaired,
     on_supplier_recovery_issued,
+    on_supplier_recovery_withdrawn,
 )
-from shared.events.schemas.claims import SupplierRecoveryIssuedV1
+from shared.events.schemas.claims import SupplierRecoveryIssuedV1, SupplierRecoveryWithdrawnV1
 from shared.events.schemas.dispatch import JobCompletedV1, JobOnSiteV1, RemovedPartV1, UsedPartV1
-from shared.events.schemas.intake import RequestCancelledV1
+from shared.events.schemas.intake import RequestCancelledV1, ReturnPartV1, ReturnRepairedV1
 from tests.integration.test_parts_inventory import World, build_basics, make_world, requested
 from tests.support.databases import DatabaseFactory
 
@@ -405,3 +407,67 @@ async def test_a_dealers_warranty_work_expects_its_old_parts_back_too(world: Wor
     ]
     good = await world.work(lambda r: cores.receive_core(r, "SR-D1", "P-1001", 2, ["B", "A"]))
     assert good.matched
+
+
+def withdrawn(no: str, request_no: str) -> SupplierRecoveryWithdrawnV1:
+    return SupplierRecoveryWithdrawnV1(
+        recovery_no=no, supplier_id="S-01", claim_no="WC-2026-000001", request_no=request_no,
+        part_nos=["P-1001"], reason="供应商申诉成立", was_final=False, withdrawn_at=NOW,
+    )  # fmt: skip
+
+
+async def test_a_withdrawn_recovery_closes_the_collection_notice_and_keeps_the_old_part(
+    world: World,
+) -> None:
+    await world.handle(on_job_completed, completed("SR-W1", {}, [("P-1001", 1, [])]))
+    await world.work(lambda r: cores.receive_core(r, "SR-W1", "P-1001", 1, []))
+    await world.handle(on_supplier_recovery_issued, recovery("SR-REC-W1", "SR-W1"))
+    await world.handle(on_supplier_recovery_withdrawn, withdrawn("SR-REC-W1", "SR-W1"))
+    await world.handle(on_supplier_recovery_withdrawn, withdrawn("SR-REC-W1", "SR-W1"))  # replay
+    # Heard out of order: the withdrawal first, then the notice it cancels.
+    await world.handle(on_supplier_recovery_withdrawn, withdrawn("SR-REC-W2", "SR-W2"))
+    await world.handle(on_supplier_recovery_issued, recovery("SR-REC-W2", "SR-W2"))
+    async with world.sessions() as session:
+        collections = (
+            await session.execute(
+                select(SupplierCollectionRow).order_by(SupplierCollectionRow.recovery_no)
+            )
+        ).scalars().all()  # fmt: skip
+    assert [(c.recovery_no, c.status) for c in collections] == [
+        ("SR-REC-W1", "withdrawn"), ("SR-REC-W2", "withdrawn"),
+    ]  # fmt: skip
+    assert all(c.closed_at is not None for c in collections)
+    # Nothing to collect or dispose of: the old part stays in the old-parts store.
+    assert (
+        await world.work(
+            lambda r: cores.dispose_uncollected(r, Decimal("50")), NOW + timedelta(days=9)
+        )
+        == 0
+    )
+    assert await world.events("parts.supplier_disposal.charged") == []
+    assert await world.stock("P-1001", "WH-OLD") == (1, 0)
+    with pytest.raises(Conflict):
+        await world.work(lambda r: cores.mark_collected(r, collections[0].collection_no))
+
+
+async def test_a_workshop_repair_of_a_unit_sent_in_expects_its_old_parts(world: World) -> None:
+    def repaired(request_no: str, cause: str) -> ReturnRepairedV1:
+        return ReturnRepairedV1(
+            request_no=request_no, return_no="RR-2026-000001", product_model="WX-200",
+            serial_no="WX200-5", in_warranty=True, cause=cause, fault_code="E31",
+            labour_hours=Decimal("1.5"), repaired_by="ws", repaired_at=NOW,
+            parts_replaced=[ReturnPartV1(part_no="P-1001", quantity=1, old_part_serial="OLD-7")],
+        )  # fmt: skip
+
+    await world.handle(on_return_repaired, repaired("SR-R1", "quality_defect"))
+    await world.handle(on_return_repaired, repaired("SR-R1", "quality_defect"))  # replayed
+    await world.handle(on_return_repaired, repaired("SR-R2", "misuse"))
+    async with world.sessions() as session:
+        expected = (await session.execute(select(ExpectedReturnRow))).scalars().all()
+    assert [(e.request_no, e.quantity_expected, e.serials_expected) for e in expected] == [
+        ("SR-R1", 1, ["OLD-7"])
+    ]
+    handed_in = await world.work(lambda r: cores.receive_core(r, "SR-R1", "P-1001", 1, ["OLD-7"]))
+    assert handed_in.matched
+    [received] = await world.events("parts.core.received")
+    assert (received["request_no"], received["matched"]) == ("SR-R1", True)

@@ -7,10 +7,21 @@ from decimal import Decimal
 
 import pytest
 
-from services.intake.domain.return_for_repair import ReturnForRepair, ReturnRefused, ReturnStatus
+from services.intake.domain.return_for_repair import (
+    RepairReportMissing,
+    ReplacedPart,
+    ReturnForRepair,
+    ReturnRefused,
+    ReturnStatus,
+    WorkshopRepair,
+)
+from services.intake.domain.service_request import Cause
 
 R = ReturnStatus
 T0 = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
+REPAIR = WorkshopRepair(
+    Cause.QUALITY_DEFECT, "E31", Decimal("1.5"), (ReplacedPart("P-1001", 1, "OLD-1"),), "ws"
+)
 
 
 def _received() -> ReturnForRepair:
@@ -24,7 +35,11 @@ def test_the_whole_way_with_one_failed_inspection() -> None:
     assert (ret.status, ret.repair_rounds, ret.location) == (R.IN_REPAIR, 1, "A-01-03")
     ret = ret.inspect(False, "仍有异响", at, "qc")
     assert (ret.status, ret.repair_rounds) == (R.IN_REPAIR, 2)
-    ret = ret.inspect(True, None, at, "qc").ship("顺丰", "SF123", Decimal("25.00"), at, "wh")
+    with pytest.raises(RepairReportMissing):
+        ret.inspect(True, None, at, "qc")
+    ret = ret.inspect(True, None, at, "qc", REPAIR)
+    assert ret.repair == REPAIR
+    ret = ret.ship("顺丰", "SF123", Decimal("25.00"), at, "wh")
     assert (ret.status, ret.tracking_no, ret.shipped_at) == (R.SHIPPED, "SF123", at)
     ret = ret.confirm_receipt(at, "agent")
     assert ret.status is R.RECEIPT_CONFIRMED and ret.confirmed_at == at
@@ -54,7 +69,7 @@ def test_steps_out_of_order_are_refused_naming_the_allowed_ones(
 def test_nothing_follows_the_customers_receipt() -> None:
     at = T0
     done = (
-        _received().store("A", at, "x").send_to_repair(at, "x").inspect(True, None, at, "x")
+        _received().store("A", at, "x").send_to_repair(at, "x").inspect(True, None, at, "x", REPAIR)
         .ship("EMS", "E1", None, at, "x").confirm_receipt(at, "x")
     )  # fmt: skip
     with pytest.raises(ReturnRefused) as refused:

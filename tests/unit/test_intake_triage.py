@@ -85,6 +85,11 @@ def test_everything_else_waits_for_an_agent(change: dict[str, object]) -> None:
 def test_agent_decides_the_visit_or_takes_it_from_the_kind() -> None:
     assert decision_for(Kind.REPAIR, Severity.ORDINARY).route == Route.DISPATCH
     assert decision_for(Kind.COMPLAINT, Severity.ORDINARY).visit_needed is False
+    # A unit sent in for repair needs no visit: the workshop repairs it.
+    sent_in = decision_for(Kind.RETURN_FOR_REPAIR, Severity.ORDINARY)
+    assert (sent_in.visit_needed, sent_in.route) == (False, Route.WORKSHOP)
+    picked_up = decision_for(Kind.RETURN_FOR_REPAIR, Severity.ORDINARY, visit_needed=True)
+    assert picked_up.route == Route.DISPATCH
     remote_repair = decision_for(Kind.REPAIR, Severity.ORDINARY, visit_needed=False)
     assert remote_repair.route == Route.REMOTE
 

@@ -12,6 +12,7 @@ from services.dispatch.api.access import Dispatcher, FieldStaff, Reader, actor_o
 from services.dispatch.api.schemas import AssignmentRead, HistoryRead, JobDetail, JobRead
 from services.dispatch.commands import appointments
 from services.dispatch.commands.assignment import AssignmentRefused, assign_automatically, override
+from services.dispatch.commands.diagnosis import record_diagnosis
 from services.dispatch.commands.errors import not_found
 from services.dispatch.commands.field_work import (
     act,
@@ -23,7 +24,7 @@ from services.dispatch.commands.field_work import (
 )
 from services.dispatch.db.jobs import JobRepository
 from services.dispatch.db.models import JobRow
-from services.dispatch.domain.field_report import FieldReport, PartLine, SignOffIn
+from services.dispatch.domain.field_report import Diagnosis, FieldReport, PartLine, SignOffIn
 from services.dispatch.domain.job import Action, JobStatus, allowed_actions
 from services.dispatch.settings import DispatchSettings
 from shared.http.deps import UnitOfWorkDep
@@ -299,6 +300,20 @@ async def resolve(
         job = await resolve_escalation(
             uow, request_no, body.resolution, body.joint_evaluation, actor, datetime.now(UTC)
         )
+        await uow.commit()
+        return await _detail(uow, job)
+
+
+@router.post(
+    "/{request_no}/diagnosis",
+    summary="What caused the fault, found on site before any repair (once per job)",
+)
+async def diagnose(
+    request_no: RequestNo, body: Diagnosis, uow: UnitOfWorkDep, staff: FieldStaff
+) -> JobDetail:
+    async with uow:
+        actor = await actor_of(staff, uow)
+        job = await record_diagnosis(uow, request_no, body, actor, datetime.now(UTC))
         await uow.commit()
         return await _detail(uow, job)
 

@@ -62,6 +62,7 @@ class JobRead(BaseModel):
     completed_at: AwareDatetime | None
     repeat_of: str | None
     escalation: dict[str, Any] | None
+    diagnosis: dict[str, Any] | None
     satisfaction_score: int | None
     intake_sla_breaches: int
     created_at: AwareDatetime

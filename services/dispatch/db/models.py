@@ -100,6 +100,7 @@ class JobRow(Base):
     completed_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     repeat_of: Mapped[str | None] = mapped_column(String(20))
     escalation: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    diagnosis: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     first_visit_fixed: Mapped[bool | None] = mapped_column(Boolean)
 
 

@@ -40,6 +40,15 @@ class FieldReport(_In):
     result: Result
 
 
+class Diagnosis(_In):
+    """What caused the fault, found on site before any repair: it decides at once whether
+    warranty pays, so paid work is quoted before it is done."""
+
+    cause: Cause
+    fault_code: str | None = Field(None, min_length=1, max_length=50)
+    findings: str = Field(min_length=1, max_length=5000)
+
+
 class SignOffIn(_In):
     signer: str = Field(min_length=1, max_length=200)
     signed_at: AwareDatetime | None = Field(None, description="Default: now")

@@ -4,16 +4,24 @@ confirm the customer's receipt. A step out of order is 409 naming the steps allo
 from __future__ import annotations
 
 from collections.abc import Awaitable
+from dataclasses import asdict
 from decimal import Decimal
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 from services.intake.api.routes import RequestNo
 from services.intake.commands import returns as commands
 from services.intake.commands.errors import Conflict, NotFound
-from services.intake.domain.return_for_repair import ReturnForRepair, ReturnRefused, ReturnStatus
+from services.intake.domain.return_for_repair import (
+    ReplacedPart,
+    ReturnForRepair,
+    ReturnRefused,
+    ReturnStatus,
+    WorkshopRepair,
+)
+from services.intake.domain.service_request import Cause
 from shared.auth.dependencies import require_roles
 from shared.auth.roles import Role
 from shared.auth.tokens import Staff
@@ -45,9 +53,44 @@ class ReturnToRepair(_In):
     note: Text | None = None
 
 
+class ReplacedPartIn(_In):
+    part_no: Annotated[str, Field(min_length=1, max_length=50)]
+    quantity: int = Field(ge=1, le=1000)
+    old_part_serial: Annotated[str, Field(min_length=1, max_length=100)] | None = None
+
+
+class WorkshopRepairIn(_In):
+    cause: Cause
+    fault_code: Annotated[str, Field(min_length=1, max_length=50)] | None = None
+    labour_hours: Decimal = Field(ge=0, le=1000, max_digits=6, decimal_places=2)
+    parts_replaced: list[ReplacedPartIn] = Field(default_factory=list, max_length=100)
+
+    def report(self, repaired_by: str) -> WorkshopRepair:
+        return WorkshopRepair(
+            cause=self.cause, fault_code=self.fault_code, labour_hours=self.labour_hours,
+            parts_replaced=tuple(
+                ReplacedPart(p.part_no, p.quantity, p.old_part_serial) for p in self.parts_replaced
+            ),
+            repaired_by=repaired_by,
+        )  # fmt: skip
+
+
 class ReturnInspection(_In):
     passed: bool
     notes: Text | None = None
+    repair: WorkshopRepairIn | None = Field(
+        None,
+        description=(
+            "Required when passed: what the workshop found and did (the warranty claim is "
+            "judged by it)"
+        ),
+    )
+
+    @model_validator(mode="after")
+    def _passed_with_its_repair(self) -> ReturnInspection:
+        if self.passed and self.repair is None:
+            raise ValueError("a passed inspection needs the workshop's repair report (repair)")
+        return self
 
 
 class ReturnShipment(_In):
@@ -80,6 +123,7 @@ class ReturnRead(BaseModel):
     received_at: AwareDatetime
     shipped_at: AwareDatetime | None
     confirmed_at: AwareDatetime | None
+    repair: dict[str, Any] | None
     history: list[ReturnStepRead]
 
 
@@ -91,6 +135,7 @@ def _read(r: ReturnForRepair) -> ReturnRead:
         repair_rounds=r.repair_rounds, carrier=r.carrier, tracking_no=r.tracking_no,
         shipping_cost=r.shipping_cost, received_at=r.received_at, shipped_at=r.shipped_at,
         confirmed_at=r.confirmed_at,
+        repair=None if r.repair is None else asdict(r.repair),
         history=[ReturnStepRead(at=h.at, status=h.status, note=h.note, by=h.by)
                  for h in r.history],
     )  # fmt: skip
@@ -149,8 +194,9 @@ async def send_to_repair(
 async def inspect(
     request_no: RequestNo, body: ReturnInspection, uow: UnitOfWorkDep, staff: Agent
 ) -> ReturnRead:
+    repair = body.repair.report(staff.subject) if body.repair is not None else None
     return await _run(
-        commands.inspect_return(uow, request_no, body.passed, body.notes, staff.subject)
+        commands.inspect_return(uow, request_no, body.passed, body.notes, staff.subject, repair)
     )
 
 

@@ -10,11 +10,17 @@ from decimal import Decimal
 from services.intake.commands.errors import Conflict, NotFound
 from services.intake.db.repository import ServiceRequestRepository
 from services.intake.db.returns import Returns
-from services.intake.domain.return_for_repair import ReturnForRepair, ReturnStatus
+from services.intake.domain.return_for_repair import ReturnForRepair, ReturnStatus, WorkshopRepair
 from services.intake.domain.service_request import ServiceRequest
 from services.intake.domain.workflow import FINAL, RequestStatus
 from shared.db.unit_of_work import UnitOfWork
-from shared.events.schemas.intake import ReturnInspectedV1, ReturnReceivedV1, ReturnShippedV1
+from shared.events.schemas.intake import (
+    ReturnInspectedV1,
+    ReturnPartV1,
+    ReturnReceivedV1,
+    ReturnRepairedV1,
+    ReturnShippedV1,
+)
 
 
 async def receive_return(
@@ -104,16 +110,32 @@ async def send_return_to_repair(
 
 
 async def inspect_return(
-    uow: UnitOfWork, request_no: str, passed: bool, notes: str | None, actor: str
-) -> ReturnForRepair:
+    uow: UnitOfWork, request_no: str, passed: bool, notes: str | None, actor: str,
+    repair: WorkshopRepair | None = None,
+) -> ReturnForRepair:  # fmt: skip
     async def step(u: UnitOfWork, _r: ServiceRequest, ret: ReturnForRepair, at: datetime
                    ) -> ReturnForRepair:  # fmt: skip
-        inspected = ret.inspect(passed, notes, at, actor)
+        inspected = ret.inspect(passed, notes, at, actor, repair)
         await u.publish(ReturnInspectedV1(request_no=request_no, return_no=ret.return_no,
                                           passed=passed, notes=notes, inspected_at=at))  # fmt: skip
+        if inspected.repair is not None and passed:
+            await u.publish(_repaired(inspected, inspected.repair, at))
         return inspected
 
     return await _step(uow, request_no, step, actor)
+
+
+def _repaired(ret: ReturnForRepair, repair: WorkshopRepair, at: datetime) -> ReturnRepairedV1:
+    return ReturnRepairedV1(
+        request_no=ret.request_no, return_no=ret.return_no, product_model=ret.product_model,
+        serial_no=ret.serial_no, in_warranty=ret.in_warranty, cause=repair.cause.value,
+        fault_code=repair.fault_code, labour_hours=repair.labour_hours,
+        parts_replaced=[
+            ReturnPartV1(part_no=p.part_no, quantity=p.quantity, old_part_serial=p.old_part_serial)
+            for p in repair.parts_replaced
+        ],
+        repaired_by=repair.repaired_by, repaired_at=at,
+    )  # fmt: skip
 
 
 async def ship_return(

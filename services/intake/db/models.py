@@ -284,3 +284,4 @@ class ReturnForRepairRow(Base):
     received_at: Mapped[datetime] = mapped_column(UtcDateTime())
     shipped_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     confirmed_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    repair: Mapped[dict[str, Any] | None] = mapped_column(JSON)

@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.intake.db.models import ReturnForRepairRow, SequenceRow
-from services.intake.domain.return_for_repair import ReturnForRepair, ReturnStatus, ReturnStep
+from services.intake.domain.return_for_repair import (
+    ReplacedPart,
+    ReturnForRepair,
+    ReturnStatus,
+    ReturnStep,
+    WorkshopRepair,
+)
+from services.intake.domain.service_request import Cause
 from shared.db.sequences import upsert_increment
 
 
@@ -20,10 +29,22 @@ def _from_row(row: ReturnForRepairRow) -> ReturnForRepair:
         status=ReturnStatus(row.status), location=row.location, repair_rounds=row.repair_rounds,
         carrier=row.carrier, tracking_no=row.tracking_no, shipping_cost=row.shipping_cost,
         shipped_at=row.shipped_at, confirmed_at=row.confirmed_at,
+        repair=None if row.repair is None else _repair(row.repair),
         history=tuple(
             ReturnStep(datetime.fromisoformat(h["at"]), ReturnStatus(h["status"]), h["note"],
                        h["by"])
             for h in row.history
+        ),
+    )  # fmt: skip
+
+
+def _repair(stored: dict[str, Any]) -> WorkshopRepair:
+    return WorkshopRepair(
+        cause=Cause(stored["cause"]), fault_code=stored["fault_code"],
+        labour_hours=Decimal(stored["labour_hours"]), repaired_by=stored["repaired_by"],
+        parts_replaced=tuple(
+            ReplacedPart(p["part_no"], p["quantity"], p["old_part_serial"])
+            for p in stored["parts_replaced"]
         ),
     )  # fmt: skip
 
@@ -35,6 +56,14 @@ def _to_row(r: ReturnForRepair, row: ReturnForRepairRow) -> None:
     row.location, row.repair_rounds, row.carrier = r.location, r.repair_rounds, r.carrier
     row.tracking_no, row.shipping_cost = r.tracking_no, r.shipping_cost
     row.shipped_at, row.confirmed_at = r.shipped_at, r.confirmed_at
+    row.repair = None if r.repair is None else {
+        "cause": r.repair.cause.value, "fault_code": r.repair.fault_code,
+        "labour_hours": str(r.repair.labour_hours), "repaired_by": r.repair.repaired_by,
+        "parts_replaced": [
+            {"part_no": p.part_no, "quantity": p.quantity, "old_part_serial": p.old_part_serial}
+            for p in r.repair.parts_replaced
+        ],
+    }  # fmt: skip
     row.history = [
         {"at": h.at.isoformat(), "status": h.status.value, "note": h.note, "by": h.by}
         for h in r.history

@@ -12,6 +12,8 @@ from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
 
+from services.intake.domain.service_request import Cause
+
 
 class ReturnStatus(StrEnum):
     RECEIVED = "received"
@@ -40,12 +42,36 @@ class ReturnRefused(Exception):
         self.allowed = sorted(a for a, sources in RETURN_MOVES.items() if status in sources)
 
 
+class RepairReportMissing(Exception):
+    def __init__(self) -> None:
+        super().__init__("a passed inspection needs the workshop's repair report")
+
+
 @dataclass(frozen=True)
 class ReturnStep:
     at: datetime
     status: ReturnStatus
     note: str
     by: str
+
+
+@dataclass(frozen=True)
+class ReplacedPart:
+    part_no: str
+    quantity: int
+    old_part_serial: str | None
+
+
+@dataclass(frozen=True)
+class WorkshopRepair:
+    """What the workshop found and did, reported when the repair passes inspection: the
+    warranty claim is judged by it and its old parts are handed in to parts."""
+
+    cause: Cause
+    fault_code: str | None
+    labour_hours: Decimal
+    parts_replaced: tuple[ReplacedPart, ...]
+    repaired_by: str
 
 
 @dataclass(frozen=True)
@@ -66,6 +92,7 @@ class ReturnForRepair:
     shipping_cost: Decimal | None = None
     shipped_at: datetime | None = None
     confirmed_at: datetime | None = None
+    repair: WorkshopRepair | None = None
     history: tuple[ReturnStep, ...] = ()
 
     def _move(self, action: str, status: ReturnStatus, step: ReturnStep, **changes: object
@@ -82,11 +109,18 @@ class ReturnForRepair:
         step = ReturnStep(at, R.IN_REPAIR, note or "送修", by)
         return self._move("send_to_repair", R.IN_REPAIR, step, repair_rounds=1)
 
-    def inspect(self, passed: bool, notes: str | None, at: datetime, by: str) -> ReturnForRepair:
-        """Passed: ready to ship. Failed: back to repair for another round."""
+    def inspect(
+        self, passed: bool, notes: str | None, at: datetime, by: str,
+        repair: WorkshopRepair | None = None,
+    ) -> ReturnForRepair:  # fmt: skip
+        """Passed: ready to ship, with the workshop's report of the repair that passed.
+        Failed: back to repair for another round."""
         if passed:
             step = ReturnStep(at, R.PASSED_INSPECTION, f"检验合格{_colon(notes)}", by)
-            return self._move("inspect", R.PASSED_INSPECTION, step)
+            passed_one = self._move("inspect", R.PASSED_INSPECTION, step, repair=repair)
+            if repair is None:
+                raise RepairReportMissing()
+            return passed_one
         step = ReturnStep(at, R.IN_REPAIR, f"检验不合格，返修{_colon(notes)}", by)
         return self._move("inspect", R.IN_REPAIR, step, repair_rounds=self.repair_rounds + 1)
 

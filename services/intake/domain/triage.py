@@ -19,7 +19,8 @@ from services.intake.domain.service_request import (
 
 
 class Route(StrEnum):
-    DISPATCH = "dispatch"  # a technician goes (or the unit comes in)
+    DISPATCH = "dispatch"  # a technician goes
+    WORKSHOP = "workshop"  # the unit is sent in; intake's return-for-repair follows it
     CLAIMS = "claims"  # a dealer already did the work and claims it
     REMOTE = "remote"  # answered on the phone; no visit
 
@@ -40,7 +41,7 @@ _KIND_OF_ASK = {
     CustomerAsks.MAINTENANCE: Kind.MAINTENANCE,
     CustomerAsks.CONSULTATION: Kind.CONSULTATION,
 }
-VISIT_KINDS = frozenset({Kind.REPAIR, Kind.INSTALLATION, Kind.MAINTENANCE, Kind.RETURN_FOR_REPAIR})
+VISIT_KINDS = frozenset({Kind.REPAIR, Kind.INSTALLATION, Kind.MAINTENANCE})
 
 
 @dataclass(frozen=True)
@@ -70,7 +71,11 @@ def decision_for(
 ) -> TriageDecision:
     """An agent's triage: the visit follows from the kind unless the agent says otherwise."""
     visit = kind in VISIT_KINDS if visit_needed is None else visit_needed
-    return TriageDecision(kind, severity, visit, Route.DISPATCH if visit else Route.REMOTE)
+    if visit:
+        return TriageDecision(kind, severity, True, Route.DISPATCH)
+    # A unit sent in is repaired in the workshop, not answered on the phone.
+    route = Route.WORKSHOP if kind is Kind.RETURN_FOR_REPAIR else Route.REMOTE
+    return TriageDecision(kind, severity, False, route)
 
 
 def parse_channels(text: str) -> frozenset[Channel]:

@@ -237,6 +237,43 @@ async def notify_supplier(
     return collection
 
 
+async def withdraw_collection(
+    stockroom: Stockroom,
+    recovery_no: str,
+    supplier_id: str,
+    request_no: str,
+    part_nos: list[str],
+) -> SupplierCollectionRow | None:
+    """The supplier is not at fault after all: it need not collect, and its old parts stay in
+    the old-parts store. A withdrawal heard before the notice is kept, so the notice that
+    arrives later opens nothing."""
+    session = stockroom.session
+    collection = (
+        await session.execute(
+            select(SupplierCollectionRow)
+            .where(SupplierCollectionRow.recovery_no == recovery_no)
+            .with_for_update()
+        )
+    ).scalar_one_or_none()
+    if collection is None:
+        collection = SupplierCollectionRow(
+            collection_no=await next_number(session, "SC", stockroom.now.year),
+            recovery_no=recovery_no,
+            supplier_id=supplier_id,
+            request_no=request_no,
+            part_nos=sorted(set(part_nos)),
+            notified_at=stockroom.now,
+            due_at=stockroom.now,
+        )
+        session.add(collection)
+    elif collection.status != "notified":
+        return None  # collected or disposed of already: what happened stands
+    collection.status = "withdrawn"
+    collection.closed_at = stockroom.now
+    await session.flush()
+    return collection
+
+
 async def _cores_in_store(
     stockroom: Stockroom, collection: SupplierCollectionRow
 ) -> list[tuple[str, int]]:

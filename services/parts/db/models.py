@@ -267,7 +267,7 @@ class SupplierCollectionRow(Base):
     supplier_id: Mapped[str] = mapped_column(String(20))
     request_no: Mapped[str] = mapped_column(String(20))
     part_nos: Mapped[list[str]] = mapped_column(JSON, default=list)
-    status: Mapped[str] = mapped_column(String(20))  # notified, collected, disposed
+    status: Mapped[str] = mapped_column(String(20))  # notified, collected, disposed, withdrawn
     notified_at: Mapped[datetime] = mapped_column(UtcDateTime())
     due_at: Mapped[datetime] = mapped_column(UtcDateTime())
     closed_at: Mapped[datetime | None] = mapped_column(UtcDateTime())

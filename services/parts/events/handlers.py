@@ -20,9 +20,13 @@ from services.parts.domain.allocation import Priority
 from services.parts.settings import PartsSettings
 from shared.db.unit_of_work import UnitOfWork
 from shared.events.envelope import Envelope
-from shared.events.schemas.claims import SupplierRecoveryIssuedV1
+from shared.events.schemas.claims import SupplierRecoveryIssuedV1, SupplierRecoveryWithdrawnV1
 from shared.events.schemas.dispatch import JobCompletedV1, JobOnSiteV1, PartsRequestedV1
-from shared.events.schemas.intake import DealerWorkReportedV1, RequestCancelledV1
+from shared.events.schemas.intake import (
+    DealerWorkReportedV1,
+    RequestCancelledV1,
+    ReturnRepairedV1,
+)
 from shared.events.schemas.parts import StockLowV1
 
 
@@ -114,6 +118,36 @@ async def on_supplier_recovery_issued(
         event.request_no,
         list(event.part_nos),
         timedelta(days=settings().supplier_collection_days),
+    )
+
+
+async def on_supplier_recovery_withdrawn(
+    uow: UnitOfWork, event: SupplierRecoveryWithdrawnV1, _e: Envelope
+) -> None:
+    await cores.withdraw_collection(
+        Stockroom(uow, _now(), actor="claims"),
+        event.recovery_no,
+        event.supplier_id,
+        event.request_no,
+        list(event.part_nos),
+    )
+
+
+async def on_return_repaired(uow: UnitOfWork, event: ReturnRepairedV1, _e: Envelope) -> None:
+    """The workshop replaced parts in a unit sent in: their old parts go to the old-parts
+    store like a technician's (not after misuse, which no warranty covers)."""
+    if event.cause == "misuse":
+        return
+    await cores.expect_returns(
+        Stockroom(uow, _now(), actor="intake"),
+        event.request_no,
+        None,
+        event.in_warranty,
+        [
+            (line.part_no, line.quantity, [line.old_part_serial] if line.old_part_serial else [])
+            for line in event.parts_replaced
+        ],
+        timedelta(days=settings().core_return_days),
     )
 
 
