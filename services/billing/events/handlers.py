@@ -27,7 +27,7 @@ from services.billing.commands.settlements import (
 )
 from services.billing.db.models import CataloguePartRow
 from services.billing.domain.categories import Category, ClaimLine, ClaimOutcome
-from services.billing.domain.money import LineKind
+from services.billing.domain.money import LineKind, to_fen
 from services.billing.settings import BillingSettings
 from shared.db.unit_of_work import UnitOfWork
 from shared.events.envelope import Envelope
@@ -484,8 +484,8 @@ async def on_recovery_corrected(
         supplier_id=event.supplier_id,
         claim_no=event.claim_no,
         request_no=event.request_no,
-        total=event.total,
-        difference=event.total - event.previous_total,
+        total=to_fen(event.total),
+        difference=to_fen(event.total - event.previous_total),
         settle_by=event.settle_by,
         currency=event.currency,
         reason=event.reason,
