@@ -870,6 +870,18 @@ BILLING = Dashboard(
                     ],
                 ),
                 Panel(
+                    "Supplier payables by currency (yuan)",
+                    [
+                        (
+                            "max by (currency) (aftersales_billing_supplier_payables_yuan)",
+                            "{{currency}}",
+                        )
+                    ],
+                    description="What the company owes suppliers on their payables ledgers: "
+                    "their invoices less payments and deductions of recoveries and disposal "
+                    "charges (suppliers owed something only).",
+                ),
+                Panel(
                     "Invoiced per hour by category (yuan)",
                     [
                         (

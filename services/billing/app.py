@@ -13,6 +13,7 @@ from services.billing.api.routes import router
 from services.billing.commands.pricing import seed_demo
 from services.billing.commands.quotes import expire_quotes, quotes_awaiting
 from services.billing.commands.reports import outstanding_total
+from services.billing.commands.supplier_payables import payables_total
 from services.billing.domain.quotes import Approval
 from services.billing.events.subscriptions import SUBSCRIPTIONS
 from services.billing.settings import BillingSettings
@@ -23,10 +24,12 @@ log = logging.getLogger(__name__)
 
 
 async def count_gauges(runtime: ServiceRuntime) -> None:
-    """Receivables and quotes awaiting approval, recounted from the database (every
-    instance counts the same total; the gauges are ``livemax``)."""
+    """Receivables, supplier payables and quotes awaiting approval, recounted from the
+    database (every instance counts the same total; the gauges are ``livemax``)."""
     for currency, amount in (await outstanding_total(runtime.unit_of_work())).items():
         metrics.OUTSTANDING.labels(currency).set(float(amount))
+    for currency, amount in (await payables_total(runtime.unit_of_work())).items():
+        metrics.SUPPLIER_PAYABLES.labels(currency).set(float(amount))
     waiting = await quotes_awaiting(runtime.unit_of_work())
     for approver in (Approval.MANAGER, Approval.GENERAL_MANAGER):
         metrics.QUOTES_AWAITING.labels(approver.value).set(waiting.get(approver.value, 0))

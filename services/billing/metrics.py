@@ -12,7 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 DOCUMENTS = Counter(
     "aftersales_billing_documents_issued_total",
     "Documents issued, by type (quote, invoice, credit_note, payment, receipt, "
-    "dealer_statement, supplier_chargeback).",
+    "dealer_statement, dealer_payment, supplier_chargeback, supplier_adjustment, "
+    "supplier_invoice, supplier_payment).",
     ["type"],
 )
 INVOICED = Counter(
@@ -29,6 +30,13 @@ OUTSTANDING = Gauge(
     "aftersales_billing_outstanding_receivables_yuan",
     "What customers still owe on issued invoices less their unused credit, in yuan "
     "(counted from the database).",
+    ["currency"],
+    multiprocess_mode="livemax",
+)
+SUPPLIER_PAYABLES = Gauge(
+    "aftersales_billing_supplier_payables_yuan",
+    "What the company owes suppliers on their ledgers (invoices less payments and "
+    "deductions, suppliers owed something only), in yuan (counted from the database).",
     ["currency"],
     multiprocess_mode="livemax",
 )

@@ -28,6 +28,13 @@ class BillingSettings(ServiceSettings):
     # What the company's own work costs it (the cost ledger), CNY.
     internal_labour_rate: Decimal = Field(Decimal("120"), ge=0)
     internal_travel_per_km: Decimal = Field(Decimal("1.5"), ge=0)
+    # A visit whose quote the customer declined costs the diagnosis: from arrival to the
+    # diagnosis when dispatch reported both, otherwise this many minutes.
+    diagnosis_minutes: int = Field(30, ge=0, le=24 * 60)
+    # Dispatch reports the km travelled only with a completed job: a declined visit is
+    # costed at its service point's standard distance (service point id → km; JSON in the
+    # environment, e.g. {"SP-HZ": "20"}); a service point not named here: no travel cost.
+    service_point_travel_km: dict[str, Decimal] = Field(default_factory=dict)
     # After-sales cost as a share of sales must stay at or under this.
     cost_share_target_percent: Decimal = Field(Decimal("2"), ge=0, le=100)
     # How old parts' disposal charges are settled with the supplier: chargeback or deduction.

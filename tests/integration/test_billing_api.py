@@ -681,3 +681,111 @@ async def test_collections_receivables_and_approvals_are_measured(
         sample("aftersales_billing_quote_approval_seconds_count", approver="manager")
         == turnaround_before + 1
     )
+
+
+async def test_a_dealer_statement_is_paid_in_parts_and_never_overpaid(
+    billing: RunningService, staff_headers: Headers
+) -> None:
+    client = billing.client
+    clerk, auditor = staff_headers("billing_clerk"), staff_headers("auditor")
+    await _handle(
+        billing,
+        on.on_settlement_closed,
+        claims.SettlementClosedV1(
+            settlement_no="ST-2026-11-DLR-5",
+            party="dealer",
+            party_id="DLR-5",
+            period="2026-11",
+            items=[],
+            total=D("500.00"),
+            currency="CNY",
+            closed_at=datetime.now(UTC),
+        ),
+    )
+    [statement] = (await client.get("/api/v1/dealer-statements", headers=auditor)).json()
+    url = f"/api/v1/dealer-statements/{statement['statement_no']}/payment"
+    first = await client.post(url, json={"amount": "200.00"}, headers=clerk)
+    assert first.status_code == 201 and first.json()["amount"] == "200.00"
+    [listed] = (await client.get("/api/v1/dealer-statements", headers=auditor)).json()
+    assert (listed["status"], listed["paid"], listed["outstanding"]) == (
+        "partly_paid",
+        "200.00",
+        "300.00",
+    )
+    payables = (await client.get("/api/v1/reports/payables", headers=auditor)).json()
+    assert [(p["dealer_id"], p["owed"]) for p in payables] == [("DLR-5", "300.00")]
+    over = await client.post(url, json={"amount": "300.01"}, headers=clerk)
+    assert over.status_code == 409 and "300.00" in over.json()["detail"]
+    assert (await client.post(url, json={"amount": "0"}, headers=clerk)).status_code == 422
+    rest = await client.post(url, json={"method": "offset"}, headers=clerk)  # what is left
+    assert rest.status_code == 201 and rest.json()["amount"] == "300.00"
+    [listed] = (await client.get("/api/v1/dealer-statements", headers=auditor)).json()
+    assert (listed["status"], listed["outstanding"]) == ("paid", "0.00")
+    assert listed["paid_at"] is not None
+    assert (await client.post(url, json={}, headers=clerk)).status_code == 409
+    payments = (await client.get(url + "s", headers=auditor)).json()
+    assert [p["amount"] for p in payments] == ["200.00", "300.00"]
+    assert (await client.get(url, headers=auditor)).json()["payment_no"] == rest.json()[
+        "payment_no"
+    ]
+    assert (await client.get("/api/v1/reports/payables", headers=auditor)).json() == []
+
+
+async def test_the_supplier_payables_ledger_takes_invoices_payments_and_deductions(
+    billing: RunningService, staff_headers: Headers
+) -> None:
+    client = billing.client
+    clerk, auditor = staff_headers("billing_clerk"), staff_headers("auditor")
+    base = "/api/v1/supplier-payables/SUP-3"
+    invoice = {"invoice_no": "S3-0091", "amount": "1000.00", "invoice_date": "2026-11-02"}
+    assert (await client.post(f"{base}/invoices", json=invoice, headers=auditor)).status_code == 403
+    entered = await client.post(f"{base}/invoices", json=invoice, headers=clerk)
+    assert entered.status_code == 201 and entered.json()["amount"] == "1000.00"
+    again = await client.post(f"{base}/invoices", json=invoice, headers=clerk)
+    assert again.status_code == 409
+    await _handle(
+        billing,
+        on.on_recovery_finalized,
+        claims.SupplierRecoveryFinalizedV1(
+            recovery_no="SRC-30",
+            supplier_id="SUP-3",
+            claim_no="WC-30",
+            request_no="SR-30",
+            total=D("650.00"),
+            currency="CNY",
+            settle_by="deduction",
+            finalized_at=datetime.now(UTC),
+        ),
+    )
+    over = await client.post(f"{base}/payments", json={"amount": "350.01"}, headers=clerk)
+    assert over.status_code == 409 and "350.00" in over.json()["detail"]
+    paid = await client.post(
+        f"{base}/payments", json={"amount": "300.00", "bank_reference": "ICBC-9"}, headers=clerk
+    )
+    assert paid.status_code == 201 and paid.json()["amount"] == "-300.00"
+    ledger = (await client.get(base, headers=auditor)).json()
+    assert [(e["kind"], e["amount"]) for e in ledger["entries"]] == [
+        ("invoice", "1000.00"),
+        ("deduction", "-650.00"),
+        ("payment", "-300.00"),
+    ]
+    [balance] = ledger["balances"]
+    assert (balance["invoiced"], balance["paid"], balance["deducted"], balance["balance"]) == (
+        "1000.00",
+        "300.00",
+        "650.00",
+        "50.00",
+    )
+    listed = (await client.get("/api/v1/supplier-payables", headers=auditor)).json()
+    assert [(x["supplier_id"], x["balance"]) for x in listed] == [("SUP-3", "50.00")]
+    csv = await client.get("/api/v1/reports/supplier-payables?format=csv", headers=auditor)
+    assert csv.text.splitlines()[0] == (
+        "supplier_id,currency,invoiced,paid,deducted,balance,last_entry_on"
+    )
+    assert csv.text.splitlines()[1].startswith("SUP-3,CNY,1000.00,300.00,650.00,50.00,")
+    entries_csv = await client.get(f"{base}?format=csv", headers=auditor)
+    assert entries_csv.text.splitlines()[0].startswith("entry_no,kind,reference")
+    assert len(entries_csv.text.splitlines()) == 4
+    assert (await client.get("/api/v1/supplier-payables/SUP-0", headers=auditor)).status_code == 404
+    await count_gauges(billing.runtime)
+    assert sample("aftersales_billing_supplier_payables_yuan", currency="CNY") == 50.0

@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from services.billing.api.errors import answer
 from services.billing.api.schemas import (
+    AdjustmentRead,
     AllocationRead,
     BalanceRead,
     ChargebackRead,
@@ -38,8 +39,20 @@ from services.billing.api.schemas import (
     SalesEntry,
     SalesRead,
     StatementRead,
+    SupplierEntryRead,
+    SupplierInvoiceCreate,
+    SupplierLedgerRead,
+    SupplierPayablesRead,
+    SupplierPaymentCreate,
 )
-from services.billing.commands import documents, pricing, quotes, reports, settlements
+from services.billing.commands import (
+    documents,
+    pricing,
+    quotes,
+    reports,
+    settlements,
+    supplier_payables,
+)
 from services.billing.commands.quotes import QuoteLineInput
 from services.billing.commands.requests import (
     mark_internal,
@@ -50,6 +63,7 @@ from services.billing.db.models import (
     AllocationRow,
     BillingRequestRow,
     CreditNoteRow,
+    DealerStatementRow,
     InvoiceRow,
     PaymentRow,
 )
@@ -404,41 +418,55 @@ async def add_other_cost(
 # Dealers and suppliers
 
 
+def _statement_read(row: DealerStatementRow) -> StatementRead:
+    read = StatementRead.model_validate(row)
+    read.outstanding = row.total - row.paid
+    return read
+
+
 @router.get("/dealer-statements", summary="Dealers' reimbursement statements (payables)")
 async def list_statements(
     uow: UnitOfWorkDep,
     _: Reader,
     dealer_id: str | None = None,
-    status: str | None = Query(None, pattern="^(issued|paid)$"),
+    status: str | None = Query(None, pattern="^(issued|partly_paid|paid)$"),
 ) -> list[StatementRead]:
     rows = await settlements.list_statements(uow, dealer_id, status)
-    return [StatementRead.model_validate(r) for r in rows]
+    return [_statement_read(r) for r in rows]
 
 
 @router.post(
     "/dealer-statements/{statement_no}/payment",
     status_code=201,
-    summary="Record the payment of a dealer's statement (issued → paid)",
+    summary="Pay a dealer's statement, in full or in part (issued → partly_paid → paid)",
 )
 async def pay_statement(
     statement_no: Number, body: DealerPaymentCreate, uow: UnitOfWorkDep, staff: Clerk
 ) -> DealerPaymentRead:
     row = await answer(
         settlements.pay_dealer_statement(
-            uow, statement_no, body.method, body.bank_reference, staff.subject
+            uow, statement_no, body.method, body.bank_reference, staff.subject, body.amount
         )
     )
     return DealerPaymentRead.model_validate(row)
 
 
-@router.get("/dealer-statements/{statement_no}/payment", summary="A statement's payment")
+@router.get("/dealer-statements/{statement_no}/payment", summary="A statement's latest payment")
 async def get_statement_payment(
     statement_no: Number, uow: UnitOfWorkDep, _: Reader
 ) -> DealerPaymentRead:
-    row = await settlements.dealer_payment(uow, statement_no)
-    if row is None:
+    rows = await settlements.dealer_payments(uow, statement_no)
+    if not rows:
         raise Problem(404, "Not Found", f"No payment of dealer statement {statement_no}.")
-    return DealerPaymentRead.model_validate(row)
+    return DealerPaymentRead.model_validate(rows[-1])
+
+
+@router.get("/dealer-statements/{statement_no}/payments", summary="A statement's payments")
+async def list_statement_payments(
+    statement_no: Number, uow: UnitOfWorkDep, _: Reader
+) -> list[DealerPaymentRead]:
+    rows = await settlements.dealer_payments(uow, statement_no)
+    return [DealerPaymentRead.model_validate(r) for r in rows]
 
 
 @router.get("/supplier-chargebacks", summary="Chargebacks and deductions to suppliers")
@@ -457,6 +485,119 @@ async def list_recoveries(
 ) -> list[RecoveryRead]:
     rows = await settlements.list_recoveries(uow, status)
     return [RecoveryRead.model_validate(r) for r in rows]
+
+
+@router.get(
+    "/supplier-adjustments", summary="Recoveries withdrawn or corrected after being charged"
+)
+async def list_adjustments(
+    uow: UnitOfWorkDep, _: Reader, supplier_id: str | None = None
+) -> list[AdjustmentRead]:
+    rows = await settlements.list_adjustments(uow, supplier_id)
+    return [AdjustmentRead.model_validate(r) for r in rows]
+
+
+_PAYABLES_COLUMNS = [
+    "supplier_id",
+    "currency",
+    "invoiced",
+    "paid",
+    "deducted",
+    "balance",
+    "last_entry_on",
+]
+_ENTRY_COLUMNS = [
+    "entry_no",
+    "kind",
+    "reference",
+    "description",
+    "amount",
+    "currency",
+    "document_date",
+    "entered_by",
+    "occurred_at",
+]
+
+
+@router.get(
+    "/supplier-payables",
+    summary="What the company owes each supplier (CSV: /reports/supplier-payables)",
+)
+async def list_supplier_payables(uow: UnitOfWorkDep, _: Reader) -> list[SupplierPayablesRead]:
+    rows = await supplier_payables.balances(uow)
+    return [SupplierPayablesRead.model_validate(r) for r in rows]
+
+
+@router.get(
+    "/supplier-payables/{supplier_id}",
+    summary="A supplier's payables ledger: balance and every entry (CSV: the entries)",
+)
+async def get_supplier_payables(
+    supplier_id: Number, uow: UnitOfWorkDep, _: Reader, format: Format = "json"
+) -> Any:
+    entries = await answer(supplier_payables.supplier_entries(uow, supplier_id))
+    if format == "csv":
+        rows = [{c: getattr(e, c) for c in _ENTRY_COLUMNS} for e in entries]
+        return _csv_or_json(rows, _ENTRY_COLUMNS, format, f"supplier-payables-{supplier_id}")
+    balances = [b for b in await supplier_payables.balances(uow) if b["supplier_id"] == supplier_id]
+    return SupplierLedgerRead(
+        supplier_id=supplier_id,
+        balances=[SupplierPayablesRead.model_validate(b) for b in balances],
+        entries=[SupplierEntryRead.model_validate(e) for e in entries],
+    )
+
+
+@router.post(
+    "/supplier-payables/{supplier_id}/invoices",
+    status_code=201,
+    summary="Enter a supplier's invoice for parts (the company owes it more)",
+)
+async def record_supplier_invoice(
+    supplier_id: Number,
+    body: SupplierInvoiceCreate,
+    uow: UnitOfWorkDep,
+    staff: Finance,
+    settings: Settings,
+) -> SupplierEntryRead:
+    row = await answer(
+        supplier_payables.record_supplier_invoice(
+            uow,
+            supplier_id=supplier_id,
+            invoice_no=body.invoice_no,
+            amount=body.amount,
+            invoice_date=body.invoice_date,
+            description=body.description,
+            currency=settings.currency,
+            actor=staff.subject,
+        )
+    )
+    return SupplierEntryRead.model_validate(row)
+
+
+@router.post(
+    "/supplier-payables/{supplier_id}/payments",
+    status_code=201,
+    summary="Record a payment to a supplier (never more than is owed)",
+)
+async def pay_supplier(
+    supplier_id: Number,
+    body: SupplierPaymentCreate,
+    uow: UnitOfWorkDep,
+    staff: Finance,
+    settings: Settings,
+) -> SupplierEntryRead:
+    row = await answer(
+        supplier_payables.pay_supplier(
+            uow,
+            supplier_id=supplier_id,
+            amount=body.amount,
+            method=body.method,
+            bank_reference=body.bank_reference,
+            currency=settings.currency,
+            actor=staff.subject,
+        )
+    )
+    return SupplierEntryRead.model_validate(row)
 
 
 # Reports
@@ -496,6 +637,12 @@ async def payables(uow: UnitOfWorkDep, _: Reader, format: Format = "json") -> An
     rows = await settlements.open_payables(uow)
     columns = ["dealer_id", "currency", "statements", "owed", "oldest_period"]
     return _csv_or_json(rows, columns, format, "payables")
+
+
+@router.get("/reports/supplier-payables", summary="What the company owes suppliers (CSV too)")
+async def supplier_payables_report(uow: UnitOfWorkDep, _: Reader, format: Format = "json") -> Any:
+    rows = await supplier_payables.balances(uow)
+    return _csv_or_json(rows, _PAYABLES_COLUMNS, format, "supplier-payables")
 
 
 @router.get("/reports/receivables", summary="Open receivables per customer (and supplier)")

@@ -213,6 +213,7 @@ class RequestRead(_Out):
     category_reason: str | None
     completed_at: datetime | None
     settled_at: datetime | None
+    settlements: int = Field(0, description="How often settled: more than 1 after re-billing")
     invoices: list[str] = []
     costs: list[CostRead] = []
     total_cost: Decimal = Decimal(0)
@@ -229,11 +230,14 @@ class StatementRead(_Out):
     issued_at: datetime
     status: str
     paid_at: datetime | None
+    paid: Decimal
+    outstanding: Decimal = Decimal(0)
 
 
 class DealerPaymentCreate(_In):
     method: str = Field("bank", pattern="^(bank|offset)$")
     bank_reference: str | None = Field(None, min_length=1, max_length=100)
+    amount: Positive | None = Field(None, description="omitted: all that is left to pay")
 
 
 class DealerPaymentRead(_Out):
@@ -285,3 +289,59 @@ class SalesRead(_Out):
 class OtherCostCreate(_In):
     description: str = Field(min_length=1, max_length=250)
     amount: Positive
+
+
+class AdjustmentRead(_Out):
+    adjustment_no: str
+    recovery_no: str
+    supplier_id: str
+    kind: str
+    settle_by: str
+    amount: Decimal
+    currency: str
+    invoice_no: str | None
+    credit_note_nos: list[str]
+    reason: str
+    issued_at: datetime
+
+
+class SupplierInvoiceCreate(_In):
+    invoice_no: str = Field(min_length=1, max_length=50, description="the supplier's number")
+    amount: Positive
+    invoice_date: date
+    description: str | None = Field(None, min_length=1, max_length=250)
+
+
+class SupplierPaymentCreate(_In):
+    amount: Positive
+    method: str = Field("bank", pattern="^(bank|offset)$")
+    bank_reference: str | None = Field(None, min_length=1, max_length=50)
+
+
+class SupplierEntryRead(_Out):
+    entry_no: str
+    supplier_id: str
+    kind: str
+    reference: str
+    description: str
+    amount: Decimal = Field(description="+: the company owes more; -: it owes less")
+    currency: str
+    document_date: date | None
+    entered_by: str
+    occurred_at: datetime
+
+
+class SupplierPayablesRead(BaseModel):
+    supplier_id: str
+    currency: str
+    invoiced: Decimal
+    paid: Decimal
+    deducted: Decimal
+    balance: Decimal = Field(description="what the company owes; negative: the supplier owes")
+    last_entry_on: str | None
+
+
+class SupplierLedgerRead(BaseModel):
+    supplier_id: str
+    balances: list[SupplierPayablesRead]
+    entries: list[SupplierEntryRead]

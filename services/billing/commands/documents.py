@@ -188,8 +188,14 @@ async def total_cost(uow: UnitOfWork, request_no: str) -> Decimal:
 async def settle_if_owed_nothing(
     uow: UnitOfWork, request: BillingRequestRow, currency: str, at: datetime | None = None
 ) -> bool:
-    """``billing.request.settled.v1`` once per request, when no invoice of it is open."""
-    if request.settled_at is not None or request.category is None:
+    """``billing.request.settled.v1`` when no invoice of the request is open: once, and
+    once more each time a later ruling re-billed it after settlement (``reopen_settled``).
+    A re-settlement is the same event again for the same request, with a later
+    ``settled_at`` and the totals as they now stand (consumers tell it by the request
+    having been settled before; ``settlements`` counts them in billing's API)."""
+    if request.category is None:
+        return False
+    if request.settled_at is not None and request.reopened_at is None:
         return False
     invoices = list(
         (
@@ -201,7 +207,10 @@ async def settle_if_owed_nothing(
     if any(outstanding(invoice) > ZERO for invoice in invoices):
         return False
     now = at or datetime.now(UTC)
-    request.settled_at = now
+    if request.settled_at is not None and now <= request.settled_at:
+        now = datetime.now(UTC)  # a re-settlement comes after the settlement it replaces
+    request.settled_at, request.reopened_at = now, None
+    request.settlements = (request.settlements or 0) + 1
     billed = sum((invoice.total - invoice.credited for invoice in invoices), ZERO)
     await uow.publish(
         RequestSettledV1(
@@ -214,6 +223,13 @@ async def settle_if_owed_nothing(
         )
     )
     return True
+
+
+def reopen_settled(request: BillingRequestRow, at: datetime | None = None) -> None:
+    """A settled request is billed again (a ruling's credit note or new invoice): it is
+    settled again once nothing of it is open."""
+    if request.settled_at is not None and request.reopened_at is None:
+        request.reopened_at = at or datetime.now(UTC)
 
 
 async def _settle_request_of(uow: UnitOfWork, invoice: InvoiceRow) -> None:

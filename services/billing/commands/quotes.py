@@ -10,11 +10,21 @@ from decimal import Decimal
 from sqlalchemy import func, select
 
 from services.billing import metrics
-from services.billing.commands.documents import issue_invoice, save_lines, settle_if_owed_nothing
+from services.billing.commands.documents import (
+    issue_invoice,
+    reopen_settled,
+    save_lines,
+    settle_if_owed_nothing,
+)
 from services.billing.commands.errors import Conflict, Invalid, NotFound, NotPermitted
 from services.billing.commands.numbers import next_number
 from services.billing.commands.pricing import standard_prices
-from services.billing.commands.requests import bill_accepted_quote, customer_key, find_request
+from services.billing.commands.requests import (
+    bill_accepted_quote,
+    book_declined_visit,
+    customer_key,
+    find_request,
+)
 from services.billing.db.models import BillingRequestRow, QuoteRow
 from services.billing.domain.categories import Category
 from services.billing.domain.money import LARGEST, ZERO, LineKind, PricedLine, line, totals
@@ -280,6 +290,9 @@ async def _bill_call_out(
     if request.invoice_no is not None:
         return  # the work invoiced before a claim ruling stands; no call-out fee on top
     request.category, request.category_reason = Category.PAID.value, f"quote {quote.status}"
+    await book_declined_visit(uow, settings, request)
+    # Settled free before a ruling made it paid work: settled again, as category A.
+    reopen_settled(request, now)
     if quote.call_out_fee > ZERO:
         vat = settings.vat_rates()
         fee = line(LineKind.CALL_OUT, "上门检测费", Decimal(1), quote.call_out_fee, vat)

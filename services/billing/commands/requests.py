@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import asdict
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -15,6 +15,7 @@ from services.billing import metrics
 from services.billing.commands.documents import (
     credit_invoice,
     issue_invoice,
+    reopen_settled,
     save_lines,
     settle_if_owed_nothing,
 )
@@ -73,6 +74,12 @@ def customer_key(row: BillingRequestRow) -> str | None:
     return f"name:{row.customer_name}" if row.customer_name else None
 
 
+def work_day(row: BillingRequestRow) -> date:
+    """The day the work was done (a job's completion, a workshop's repair), else today:
+    the prices and contracts of that day apply."""
+    return (row.completed_at or row.return_repaired_at or datetime.now(UTC)).date()
+
+
 async def book_cost(
     uow: UnitOfWork,
     settings: BillingSettings,
@@ -108,6 +115,65 @@ async def book_cost(
     )
 
 
+async def book_declined_visit(
+    uow: UnitOfWork, settings: BillingSettings, row: BillingRequestRow
+) -> None:
+    """The technician went and diagnosed, the customer declined the quote, the job was
+    cancelled: no completion will report the visit, so its cost is booked from what billing
+    heard (arrival, diagnosis, the service point) and the settings. Once per request."""
+    if row.completed_at is not None or row.return_no is not None:
+        return  # the completion (or the workshop's repair) reports the real work
+    visited = row.diagnosed_at or row.arrived_at
+    if visited is None:
+        return  # declined before anyone set off: nothing was spent
+    minutes = Decimal(settings.diagnosis_minutes)
+    arrived, diagnosed = row.arrived_at, row.diagnosed_at
+    if arrived is not None and diagnosed is not None and diagnosed > arrived:
+        minutes = Decimal((diagnosed - arrived).total_seconds()) / 60
+    hours = (minutes / 60).quantize(Decimal("0.001"))
+    if hours > 0:
+        await book_cost(
+            uow,
+            settings,
+            source_key=f"visit:{row.request_no}:diagnosis",
+            request_no=row.request_no,
+            kind=LineKind.LABOUR,
+            description="diagnosis (quote declined)",
+            quantity=hours,
+            unit_cost=settings.internal_labour_rate,
+            occurred_at=visited,
+        )
+    km = settings.service_point_travel_km.get(row.service_point_id or "")
+    if km:
+        await book_cost(
+            uow,
+            settings,
+            source_key=f"visit:{row.request_no}:travel",
+            request_no=row.request_no,
+            kind=LineKind.TRAVEL,
+            description=f"travel (km, standard for {row.service_point_id})",
+            quantity=km,
+            unit_cost=settings.internal_travel_per_km,
+            occurred_at=visited,
+        )
+
+
+async def book_visit_if_declined(
+    uow: UnitOfWork, settings: BillingSettings, row: BillingRequestRow
+) -> None:
+    """Dispatch's report of the visit may arrive after the customer declined."""
+    declined = await uow.session.execute(
+        select(QuoteRow.quote_no)
+        .where(
+            QuoteRow.request_no == row.request_no,
+            QuoteRow.status.in_([QuoteStatus.DECLINED.value, QuoteStatus.EXPIRED.value]),
+        )
+        .limit(1)
+    )
+    if declined.first() is not None and await _accepted_quote(uow, row.request_no) is None:
+        await book_declined_visit(uow, settings, row)
+
+
 def claim_of(row: BillingRequestRow) -> ClaimDecision | None:
     if row.claim_outcome is None:
         return None
@@ -132,7 +198,7 @@ def claim_lines_json(lines: list[ClaimLine]) -> list[dict[str, Any]]:
 
 
 async def classification(uow: UnitOfWork, row: BillingRequestRow) -> Classification:
-    on = (row.completed_at or datetime.now(UTC)).date()
+    on = work_day(row)
     contract = await contract_covering(uow, row.customer_id, row.serial_no, on)
     facts = WorkFacts(
         in_warranty=row.in_warranty,
@@ -148,11 +214,12 @@ async def _work_done(uow: UnitOfWork, row: BillingRequestRow) -> bool:
     if row.return_no is None:
         return row.completed_at is not None
     # A unit shipped in for repair is billed once it has gone back to the customer. A
-    # workshop repair may have no dispatch job: then the accepted quote says what the
-    # customer pays, and warranty work waits for its claim anyway.
+    # workshop repair has no dispatch job: intake reports its work (return.repaired);
+    # without that report the accepted quote says what the customer pays, and warranty
+    # work waits for its claim anyway.
     if row.return_shipped_at is None:
         return False
-    if row.completed_at is not None or row.in_warranty:
+    if row.completed_at is not None or row.return_repaired_at is not None or row.in_warranty:
         return True
     return await _accepted_quote(uow, row.request_no) is not None
 
@@ -190,8 +257,10 @@ async def bill_when_ready(
         await _void_claim_quotes(uow, row.request_no)
         await settle_if_owed_nothing(uow, row, settings.currency)
         return
-    if row.in_warranty and quote is None:
-        # The customer expected free warranty work: it pays only what it agrees to.
+    if row.in_warranty and quote is None and row.claim_source != "return":
+        # The customer expected free warranty work: it pays only what it agrees to. A unit
+        # shipped in is repaired on the return procedure's terms (the customer pays for
+        # misuse, DOMAIN §5), so a return found misused is invoiced without a quote.
         await quote_for_claim_decision(uow, settings, row, lines)
         return
     invoice = await issue_invoice(
@@ -245,6 +314,7 @@ async def correct_after_claim(
     await _void_claim_quotes(uow, row.request_no)
     correction, difference = correct_billing(billed, now_owed)
     if correction is Correction.CREDIT and invoice is not None:
+        reopen_settled(row)
         await credit_invoice(
             uow, invoice, difference, f"claim decision: {result.reason}", "billing"
         )
@@ -330,6 +400,7 @@ async def bill_accepted_quote(
         return
     if quote.created_by != CLAIM_QUOTE_BY:
         return
+    reopen_settled(row)
     if row.invoice_no is not None:
         old = await uow.session.get(InvoiceRow, row.invoice_no, with_for_update=True)
         if old is not None and old.total - old.credited > ZERO:
@@ -349,6 +420,8 @@ async def bill_accepted_quote(
         quote_no=quote.quote_no,
     )
     row.invoice_no = invoice.invoice_no
+    # The customer's credit (the old invoice's payments) may have paid it already.
+    await settle_if_owed_nothing(uow, row, quote.currency)
 
 
 async def _customer_lines(
@@ -362,9 +435,7 @@ async def _customer_lines(
     ``agreed`` False: what the claim decision alone says, whatever quote was accepted."""
     lines = await _invoice_lines(uow, settings, row, result, agreed)
     if result.category is Category.CONTRACT:
-        contract = await contract_covering(
-            uow, row.customer_id, row.serial_no, (row.completed_at or datetime.now(UTC)).date()
-        )
+        contract = await contract_covering(uow, row.customer_id, row.serial_no, work_day(row))
         covered = set(contract.covers) if contract is not None else set()
         lines = [x for x in lines if x.kind.value not in covered]
     return lines
@@ -441,7 +512,7 @@ async def _work_lines(
     uow: UnitOfWork, settings: BillingSettings, row: BillingRequestRow
 ) -> list[PricedLine]:
     vat = settings.vat_rates()
-    prices = await standard_prices(uow, (row.completed_at or datetime.now(UTC)).date())
+    prices = await standard_prices(uow, work_day(row))
     lines: list[PricedLine] = []
     hours = (Decimal(row.labour_minutes or 0) / 60).quantize(FEN)
     rate = prices.unit_price(LineKind.LABOUR, row.product_line, row.service_type, None)

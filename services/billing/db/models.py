@@ -124,6 +124,15 @@ class BillingRequestRow(Base):
     category_reason: Mapped[str | None] = mapped_column(String(100))
     invoice_no: Mapped[str | None] = mapped_column(String(20))
     settled_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # A later ruling issued a new invoice or credit note after settlement: settled again
+    # (``billing.request.settled.v1`` once more) when nothing is open.
+    reopened_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    settlements: Mapped[int] = mapped_column(Integer, nullable=False, default=0, server_default="0")
+    # The technician's visit (dispatch.job.on_site / diagnosed): a declined quote still costs it.
+    arrived_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    diagnosed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # The workshop repaired a returned unit (intake.return.repaired): its work, as a job's.
+    return_repaired_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
 
 class QuoteRow(Base):
@@ -249,15 +258,17 @@ class DealerStatementRow(Base):
         String(20), nullable=False, default="issued", server_default="issued", index=True
     )
     paid_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # What the payments against it add up to (partly_paid until it reaches ``total``).
+    paid: Mapped[Decimal] = mapped_column(Money, nullable=False, default=0, server_default="0")
 
 
 class DealerPaymentRow(Base):
-    """What the company paid a dealer against a reimbursement statement."""
+    """What the company paid a dealer against a reimbursement statement (one of several)."""
 
     __tablename__ = "dealer_payments"
 
     payment_no: Mapped[str] = mapped_column(String(20), primary_key=True)
-    statement_no: Mapped[str] = mapped_column(String(20), nullable=False, unique=True)
+    statement_no: Mapped[str] = mapped_column(String(20), nullable=False, index=True)
     dealer_id: Mapped[str] = mapped_column(String(50), nullable=False, index=True)
     amount: Mapped[Decimal] = mapped_column(Money, nullable=False)
     currency: Mapped[str] = mapped_column(String(3), nullable=False)
@@ -297,6 +308,49 @@ class SupplierRecoveryRow(Base):
     dispute_deadline: Mapped[date | None] = mapped_column(Date)
     dispute_reason: Mapped[str | None] = mapped_column(Text)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
+
+
+class SupplierLedgerEntryRow(Base):
+    """The supplier payables ledger: ``amount`` is what the entry adds to what the company
+    owes the supplier (its invoices for parts +, payments to it -, deductions of final
+    recoveries and disposal charges -, reversed deductions +). The balance is the sum."""
+
+    __tablename__ = "supplier_ledger_entries"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    entry_no: Mapped[str] = mapped_column(String(20), nullable=False, unique=True)
+    # What caused it (a supplier's invoice number, an event), so nothing is booked twice.
+    source_key: Mapped[str] = mapped_column(String(120), nullable=False, unique=True)
+    supplier_id: Mapped[str] = mapped_column(String(50), nullable=False, index=True)
+    kind: Mapped[str] = mapped_column(String(20), nullable=False)
+    reference: Mapped[str] = mapped_column(String(60), nullable=False, index=True)
+    description: Mapped[str] = mapped_column(String(300), nullable=False)
+    amount: Mapped[Decimal] = mapped_column(Money, nullable=False)
+    currency: Mapped[str] = mapped_column(String(3), nullable=False)
+    document_date: Mapped[date | None] = mapped_column(Date)
+    entered_by: Mapped[str] = mapped_column(String(200), nullable=False)
+    occurred_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
+
+
+class SupplierAdjustmentRow(Base):
+    """A final recovery withdrawn or corrected after billing charged it: ``amount`` is what
+    the supplier is charged more (+: an additional chargeback invoice or deduction) or given
+    back (-: credit notes against its chargeback invoices or a reversed deduction)."""
+
+    __tablename__ = "supplier_adjustments"
+
+    adjustment_no: Mapped[str] = mapped_column(String(20), primary_key=True)
+    source_key: Mapped[str] = mapped_column(String(120), nullable=False, unique=True)
+    recovery_no: Mapped[str] = mapped_column(String(30), nullable=False, index=True)
+    supplier_id: Mapped[str] = mapped_column(String(50), nullable=False)
+    kind: Mapped[str] = mapped_column(String(20), nullable=False)  # withdrawal, correction
+    settle_by: Mapped[str] = mapped_column(String(20), nullable=False)
+    amount: Mapped[Decimal] = mapped_column(Money, nullable=False)
+    currency: Mapped[str] = mapped_column(String(3), nullable=False)
+    invoice_no: Mapped[str | None] = mapped_column(String(20))
+    credit_note_nos: Mapped[list[str]] = mapped_column(JSON, nullable=False)
+    reason: Mapped[str] = mapped_column(Text, nullable=False)
+    issued_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
 
 
 class CostEntryRow(Base):

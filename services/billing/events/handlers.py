@@ -4,7 +4,7 @@ or republished event never books a second cost or issues a second document."""
 
 from __future__ import annotations
 
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from functools import cache
 
 from services.billing.commands.documents import settle_if_owed_nothing
@@ -13,17 +13,21 @@ from services.billing.commands.quotes import void_open_quotes
 from services.billing.commands.requests import (
     bill_when_ready,
     book_cost,
+    book_visit_if_declined,
     claim_lines_json,
     correct_after_claim,
     request_view,
 )
 from services.billing.commands.settlements import (
+    correct_recovery,
     issue_chargeback,
     issue_dealer_statement,
     note_recovery,
+    withdraw_recovery,
 )
+from services.billing.db.models import CataloguePartRow
 from services.billing.domain.categories import Category, ClaimLine, ClaimOutcome
-from services.billing.domain.money import LineKind
+from services.billing.domain.money import LineKind, to_fen
 from services.billing.settings import BillingSettings
 from shared.db.unit_of_work import UnitOfWork
 from shared.events.envelope import Envelope
@@ -32,17 +36,25 @@ from shared.events.schemas.claims import (
     ClaimPartiallyApprovedV1,
     ClaimRejectedV1,
     SettlementClosedV1,
+    SupplierRecoveryCorrectedV1,
     SupplierRecoveryDisputedV1,
     SupplierRecoveryFinalizedV1,
     SupplierRecoveryIssuedV1,
+    SupplierRecoveryWithdrawnV1,
 )
-from shared.events.schemas.dispatch import JobCompletedV1
+from shared.events.schemas.dispatch import (
+    JobAssignedV1,
+    JobCompletedV1,
+    JobDiagnosedV1,
+    JobOnSiteV1,
+)
 from shared.events.schemas.intake import (
     RequestCancelledV1,
     RequestResolvedRemotelyV1,
     RequestTriagedV2,
     ReturnInspectedV1,
     ReturnReceivedV1,
+    ReturnRepairedV1,
     ReturnShippedV1,
 )
 from shared.events.schemas.parts import (
@@ -125,6 +137,93 @@ async def on_return_shipped(uow: UnitOfWork, event: ReturnShippedV1, _: Envelope
             occurred_at=event.shipped_at,
         )
     await bill_when_ready(uow, settings(), row)
+
+
+async def on_return_repaired(uow: UnitOfWork, event: ReturnRepairedV1, _: Envelope) -> None:
+    """The workshop's repair of a returned unit is its work, as a job's completion is a
+    visit's: its cost is booked (labour hours × the internal rate, parts at the cost price
+    of billing's catalogue copy) and, with no dispatch job, it is what the customer is
+    billed for if the repair is paid work (misuse: category A)."""
+    config = settings()
+    row = await request_view(uow, event.request_no)
+    row.return_no = row.return_no or event.return_no
+    row.product_model = row.product_model or event.product_model
+    row.serial_no = row.serial_no or event.serial_no
+    if row.in_warranty is None:
+        row.in_warranty = event.in_warranty
+    if row.return_repaired_at is None or event.repaired_at > row.return_repaired_at:
+        row.return_repaired_at = event.repaired_at
+        if row.completed_at is None:  # a dispatch job's report, if any, stands
+            row.cause = event.cause
+            minutes = (event.labour_hours * 60).quantize(Decimal(1), ROUND_HALF_UP)
+            row.labour_minutes = int(minutes)
+            row.parts_used = [
+                {"part_no": p.part_no, "quantity": p.quantity} for p in event.parts_replaced
+            ]
+    repair = f"return:{event.return_no}:repair:{event.repaired_at.isoformat()}"
+    if event.labour_hours > 0:
+        await book_cost(
+            uow,
+            config,
+            source_key=f"{repair}:labour",
+            request_no=event.request_no,
+            kind=LineKind.LABOUR,
+            description=f"workshop labour {event.repaired_by}",
+            quantity=event.labour_hours.quantize(Decimal("0.001")),
+            unit_cost=config.internal_labour_rate,
+            occurred_at=event.repaired_at,
+        )
+    for number, replaced in enumerate(event.parts_replaced):
+        part = await uow.session.get(CataloguePartRow, replaced.part_no)
+        await book_cost(
+            uow,
+            config,
+            source_key=f"{repair}:{number}:{replaced.part_no}"[:120],
+            request_no=event.request_no,
+            kind=LineKind.PARTS,
+            # Parts' catalogue never told billing this part's cost: booked at 0, named so.
+            description=replaced.part_no if part else f"{replaced.part_no} (cost unknown)",
+            quantity=Decimal(replaced.quantity),
+            unit_cost=part.unit_cost if part else Decimal(0),
+            occurred_at=event.repaired_at,
+            supplier_id=part.supplier_id if part else None,
+        )
+    await bill_when_ready(uow, config, row)
+
+
+async def on_job_assigned(uow: UnitOfWork, event: JobAssignedV1, _: Envelope) -> None:
+    """The service point a visit starts from (its standard travel costs a declined visit)."""
+    row = await request_view(uow, event.request_no)
+    if row.completed_at is None:
+        row.service_point_id = event.service_point_id
+
+
+async def on_job_on_site(uow: UnitOfWork, event: JobOnSiteV1, _: Envelope) -> None:
+    row = await request_view(uow, event.request_no)
+    if row.arrived_at is None or event.arrived_at > row.arrived_at:
+        row.arrived_at = event.arrived_at
+    await book_visit_if_declined(uow, settings(), row)
+
+
+async def on_job_diagnosed(uow: UnitOfWork, event: JobDiagnosedV1, _: Envelope) -> None:
+    """The cause found on site, before any repair: billing's category follows it until the
+    completed job (whose cause wins) or a claim decides; a visit whose quote is then
+    declined is costed from arrival to this diagnosis."""
+    row = await request_view(uow, event.request_no)
+    if row.diagnosed_at is None or event.diagnosed_at > row.diagnosed_at:
+        row.diagnosed_at = event.diagnosed_at
+        if row.completed_at is None:
+            row.cause = event.cause
+            row.service_point_id = event.service_point_id
+    row.customer_name = row.customer_name or event.customer_name
+    row.product_model = row.product_model or event.product_model
+    row.product_line = row.product_line or event.product_line
+    row.serial_no = row.serial_no or event.serial_no
+    row.service_type = row.service_type or event.kind
+    row.dealer_id = row.dealer_id or event.dealer_id
+    if row.in_warranty is None:
+        row.in_warranty = event.in_warranty
+    await book_visit_if_declined(uow, settings(), row)
 
 
 async def on_job_completed(uow: UnitOfWork, event: JobCompletedV1, _: Envelope) -> None:
@@ -319,7 +418,7 @@ async def on_recovery_disputed(
 async def on_recovery_finalized(
     uow: UnitOfWork, event: SupplierRecoveryFinalizedV1, _: Envelope
 ) -> None:
-    await note_recovery(
+    recovery = await note_recovery(
         uow,
         recovery_no=event.recovery_no,
         supplier_id=event.supplier_id,
@@ -330,6 +429,8 @@ async def on_recovery_finalized(
         total=event.total,
         currency=event.currency,
     )
+    if recovery.status == "withdrawn":
+        return  # the withdrawal overtook it: nothing is charged
     await issue_chargeback(
         uow,
         reference=event.recovery_no,
@@ -355,4 +456,38 @@ async def on_disposal_charged(
         total=event.amount,
         currency=event.currency,
         at=event.charged_at,
+    )
+
+
+async def on_recovery_withdrawn(
+    uow: UnitOfWork, event: SupplierRecoveryWithdrawnV1, _: Envelope
+) -> None:
+    """Billing reverses what it charged whether or not ``was_final`` says it was final: it
+    knows what it charged (nothing, if the recovery never became final here)."""
+    await withdraw_recovery(
+        uow,
+        recovery_no=event.recovery_no,
+        supplier_id=event.supplier_id,
+        claim_no=event.claim_no,
+        request_no=event.request_no,
+        reason=event.reason,
+        at=event.withdrawn_at,
+    )
+
+
+async def on_recovery_corrected(
+    uow: UnitOfWork, event: SupplierRecoveryCorrectedV1, _: Envelope
+) -> None:
+    await correct_recovery(
+        uow,
+        recovery_no=event.recovery_no,
+        supplier_id=event.supplier_id,
+        claim_no=event.claim_no,
+        request_no=event.request_no,
+        total=to_fen(event.total),
+        difference=to_fen(event.total - event.previous_total),
+        settle_by=event.settle_by,
+        currency=event.currency,
+        reason=event.reason,
+        at=event.corrected_at,
     )
