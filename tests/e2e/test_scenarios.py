@@ -108,14 +108,17 @@ async def test_return_for_repair_fails_inspection_once_then_ships_back(running: 
     seen = await desk.get("intake", f"/api/v1/service-requests/{number}")
     assert ("dispatch", "assigned") not in statuses(seen["timeline"])
     assert await desk.get("dispatch", f"/api/v1/jobs/{number}", expect=(404,)) is not None
-    # billing: the shipping back is the company's cost (in warranty); no invoice.
+    # billing: the workshop's repair (1.5 h at the internal rate, P-1001 at cost) and the
+    # shipping back are the company's cost (in warranty); no invoice.
     billing = await desk.until(
         "billing",
         f"/api/v1/requests/{number}",
-        lambda r: r["costs"],
-        "the return's shipping cost",
+        lambda r: len(r["costs"]) == 3,
+        "the return's costs",
     )
-    assert [(c["kind"], c["amount"]) for c in billing["costs"]] == [("other", "25.00")]
+    assert sorted((c["kind"], c["amount"]) for c in billing["costs"]) == [
+        ("labour", "180.00"), ("other", "25.00"), ("parts", "180.00"),
+    ]  # fmt: skip
     assert billing["invoices"] == [] and billing["in_warranty"] is True
     # parts: the workshop's old part was expected (from intake.return.repaired) and matched;
     # nothing reserved (the workshop's own stock is not a job's).
