@@ -219,11 +219,12 @@ async def test_a_job_claim_with_its_old_part_back_first_is_approved_and_charges_
         await send(broker, core_received("SR-2026-100001"))
         job = job_completed("SR-2026-100001")
         await send(broker, job, job)
-        # Out of warranty or the customer's fault: paid service, no claim.
+        # Out of warranty (misuse there too) or worn out: paid service, no claim.
         await send(
             broker,
             job_completed("SR-2026-100002", in_warranty=False),
-            job_completed("SR-2026-100003", cause="misuse"),
+            job_completed("SR-2026-100003", cause="wear"),
+            job_completed("SR-2026-100004", cause="misuse", in_warranty=False),
         )
 
         claim = await claim_of(claims, adjuster, "SR-2026-100001", "partially_approved")

@@ -33,6 +33,7 @@ from tests.integration.test_claims_adjudication import (
     claim_of,
     claims_service,
     dealer_work,
+    published,
     send,
     set_up_pumps,
 )
@@ -58,10 +59,10 @@ async def test_the_assessment_counts_each_failed_unit_and_staff_add_other_losses
         uow = unit_of_work()
         async with uow:
             await recovery.enter_other_losses(
-                uow, number, Decimal("250.00"), "production line stopped", "adj"
+                uow, DESK, number, Decimal("250.00"), "production line stopped", "adj", NOW
             )
             row = await recovery.enter_other_losses(
-                uow, number, Decimal("100.00"), "line stop, re-counted", "adj"
+                uow, DESK, number, Decimal("100.00"), "line stop, re-counted", "adj", NOW
             )
             await uow.commit()
         # Entering again replaces what was entered: it does not add up.
@@ -77,7 +78,9 @@ async def test_the_assessment_counts_each_failed_unit_and_staff_add_other_losses
         uow = unit_of_work()
         async with uow:
             with pytest.raises(Conflict):
-                await recovery.enter_other_losses(uow, number, Decimal("1"), "too late", "adj")
+                await recovery.enter_other_losses(
+                    uow, DESK, number, Decimal("1"), "too late", "adj", NOW
+                )
 
 
 async def test_a_disputed_recovery_ruled_on_keeps_the_assessment_per_unit(
@@ -102,7 +105,7 @@ async def test_a_disputed_recovery_ruled_on_keeps_the_assessment_per_unit(
         assert ruled.total == Decimal("2110.00")
 
 
-async def test_a_ruling_after_the_recovery_is_final_asks_for_a_correction(
+async def test_a_ruling_after_the_recovery_is_final_corrects_or_withdraws_it(
     databases: DatabaseFactory,
 ) -> None:
     async with claims_database(databases) as unit_of_work:
@@ -119,9 +122,10 @@ async def test_a_ruling_after_the_recovery_is_final_asks_for_a_correction(
         # disputes wait for a manager.
         await desk_pass(unit_of_work, DESK, NOW + timedelta(days=10))
         assert len(await events(unit_of_work, "claims.supplier_recovery.finalized")) == 2
+        ruled_at = NOW + timedelta(days=11)
         uow = unit_of_work()
         async with uow:
-            await adjudication.rule(uow, DESK, refused, [], "flooded", "mgr", NOW, ["CDR"])
+            await adjudication.rule(uow, DESK, refused, [], "flooded", "mgr", ruled_at, ["CDR"])
             await adjudication.rule(
                 uow,
                 DESK,
@@ -129,7 +133,7 @@ async def test_a_ruling_after_the_recovery_is_final_asks_for_a_correction(
                 [adjudication.LineDecision(2, Decimal("0"))],
                 "labour was the dealer's own fault",
                 "mgr",
-                NOW,
+                ruled_at,
             )
             await uow.commit()
             rows = (
@@ -138,14 +142,133 @@ async def test_a_ruling_after_the_recovery_is_final_asks_for_a_correction(
                 .all()
             )
         first, second = rows
-        # Billing has them already: they stay final, and staff see what to correct.
-        assert (first.state, second.state) == ("finalized", "finalized")
-        assert first.total == second.total == Decimal("1360.00")
-        assert first.correction_needed is not None
-        assert "no longer approved" in first.correction_needed
-        assert second.correction_needed is not None
-        assert "should be 1180.00, not 1360.00" in second.correction_needed
+        # The supplier is not at fault any more: withdrawn, and billing reverses its charge.
+        assert first.state == "withdrawn" and first.correction_needed is None
+        [withdrawn] = await events(unit_of_work, "claims.supplier_recovery.withdrawn")
+        assert withdrawn["recovery_no"] == first.recovery_no
+        assert withdrawn["was_final"] is True and withdrawn["part_nos"] == ["P-1001"]
+        assert "flooded" in withdrawn["reason"] and refused in withdrawn["reason"]
+        assert [h["action"] for h in first.history] == ["issued", "finalized", "withdrawn"]
+        # The labour cut comes off the final recovery at once: corrected, not by hand.
+        assert second.state == "finalized" and second.correction_needed is None
+        assert second.total == Decimal("1180.00")
+        [corrected] = await events(unit_of_work, "claims.supplier_recovery.corrected")
+        assert corrected["recovery_no"] == second.recovery_no
+        assert Decimal(corrected["previous_total"]) == Decimal("1360.00")
+        assert Decimal(corrected["total"]) == Decimal("1180.00")
+        assert Decimal(corrected["difference"]) == Decimal("-180.00")
+        parts = ("material", "labour", "travel", "other", "assessment")
+        assert [Decimal(corrected[k]) for k in parts] == [
+            Decimal(x) for x in ("350.00", "0.00", "30.00", "0.00", "800.00")
+        ]
+        assert corrected["settle_by"] == "chargeback"
+        assert "labour was the dealer's own fault" in corrected["reason"]
+        assert corrected["corrected_at"].startswith(str(ruled_at.date()))
+        last = second.history[-1]
+        assert (last["action"], last["by"]) == ("corrected", "mgr")
+        assert (last["previous_total"], last["total"], last["difference"]) == (
+            "1360.00",
+            "1180.00",
+            "-180.00",
+        )
+        # Nothing else announced: no second finalization, no reissue of a final recovery.
         assert len(await events(unit_of_work, "claims.supplier_recovery.finalized")) == 2
+        assert len(await events(unit_of_work, "claims.supplier_recovery.issued")) == 2
+
+
+async def test_amounts_changed_before_final_issue_the_recovery_again(
+    databases: DatabaseFactory,
+) -> None:
+    async with claims_database(databases) as unit_of_work:
+        await report(unit_of_work, "SR-2026-930251")
+        await desk_pass(unit_of_work, DESK, NOW)
+        [first] = await events(unit_of_work, "claims.supplier_recovery.issued")
+        number, claim_no = first["recovery_no"], first["claim_no"]
+        later = NOW + timedelta(days=1)
+        uow = unit_of_work()
+        async with uow:
+            await recovery.enter_other_losses(
+                uow, DESK, number, Decimal("120.00"), "site cleaning", "adj", later
+            )
+            await adjudication.dispute(uow, claim_no, "labour was ours", later)
+            await uow.commit()
+        uow = unit_of_work()
+        async with uow:
+            await adjudication.rule(
+                uow,
+                DESK,
+                claim_no,
+                [adjudication.LineDecision(3, Decimal("0"))],
+                "travel is the dealer's",
+                "mgr",
+                later,
+            )
+            await uow.commit()
+        issued = await events(unit_of_work, "claims.supplier_recovery.issued")
+        # Same number, same first issue and deadline; the latest carries the amounts.
+        assert [e["recovery_no"] for e in issued] == [number] * 3
+        assert {e["issued_at"] for e in issued} == {first["issued_at"]}
+        assert {e["dispute_deadline"] for e in issued} == {first["dispute_deadline"]}
+        assert [Decimal(e["total"]) for e in issued] == [
+            Decimal("1360.00"),
+            Decimal("1480.00"),
+            Decimal("1450.00"),  # travel 30 off, the 120 staff entered kept
+        ]
+        assert (Decimal(issued[-1]["travel"]), Decimal(issued[-1]["other"])) == (
+            Decimal("0.00"),
+            Decimal("120.00"),
+        )
+        assert issued[1]["other_reason"] == "site cleaning (adj)"
+        uow = unit_of_work()
+        async with uow:
+            row = (
+                await uow.session.execute(
+                    select(RecoveryRow).where(RecoveryRow.recovery_no == number)
+                )
+            ).scalar_one()
+        assert [(h["action"], h["by"], h["total"]) for h in row.history] == [
+            ("issued", "rules", "1360.00"),
+            ("reissued", "adj", "1480.00"),
+            ("reissued", "mgr", "1450.00"),
+        ]
+        assert "travel is the dealer's" in row.history[-1]["note"]
+        assert await events(unit_of_work, "claims.supplier_recovery.corrected") == []
+        # Final on the day after its deadline, with the latest amounts.
+        await desk_pass(unit_of_work, DESK, NOW + timedelta(days=10))
+        [final] = await events(unit_of_work, "claims.supplier_recovery.finalized")
+        assert Decimal(final["total"]) == Decimal("1450.00")
+
+
+async def test_a_recovery_withdrawn_before_final_says_so(databases: DatabaseFactory) -> None:
+    async with claims_database(databases) as unit_of_work:
+        await report(unit_of_work, "SR-2026-930261", serial_no="A")
+        await report(unit_of_work, "SR-2026-930262", serial_no="B")
+        await desk_pass(unit_of_work, DESK, NOW)
+        upheld, refused = await events(unit_of_work, "claims.supplier_recovery.issued")
+        uow = unit_of_work()
+        async with uow:
+            await recovery.dispute_recovery(uow, upheld["recovery_no"], "motor was fine", NOW)
+            await recovery.rule_on_recovery(
+                uow, DESK, upheld["recovery_no"], False, None, "test bench: no fault", NOW, "mgr"
+            )
+            await adjudication.dispute(uow, refused["claim_no"], "disagree", NOW)
+            await uow.commit()
+        uow = unit_of_work()
+        async with uow:
+            await adjudication.rule(
+                uow, DESK, refused["claim_no"], [], "dropped by the customer", "mgr", NOW, ["CDR"]
+            )
+            await uow.commit()
+        first, second = await events(unit_of_work, "claims.supplier_recovery.withdrawn")
+        assert (first["recovery_no"], first["was_final"]) == (upheld["recovery_no"], False)
+        assert first["reason"] == "the supplier's dispute was upheld: test bench: no fault"
+        assert (second["recovery_no"], second["was_final"]) == (refused["recovery_no"], False)
+        assert "dropped by the customer" in second["reason"]
+        assert second["part_nos"] == ["P-1001"] and second["supplier_id"] == "S-01"
+        # Withdrawn is the end: the clock finalises neither, nothing is reissued.
+        await desk_pass(unit_of_work, DESK, NOW + timedelta(days=10))
+        assert await events(unit_of_work, "claims.supplier_recovery.finalized") == []
+        assert len(await events(unit_of_work, "claims.supplier_recovery.issued")) == 2
 
 
 async def test_the_claimant_disputes_until_the_deadline_shown_on_the_claim(
@@ -263,10 +386,17 @@ async def test_other_losses_entered_on_a_claim_in_review_go_into_the_recovery(
         async with uow:
             with pytest.raises(Invalid):
                 await recovery.enter_claim_other_losses(
-                    uow, claim_no, "S-99", Decimal("10"), "not on the claim", "adj"
+                    uow, reviewing, claim_no, "S-99", Decimal("10"), "not on the claim", "adj", NOW
                 )
             before = await recovery.enter_claim_other_losses(
-                uow, claim_no, "S-01", Decimal("300.00"), "customer's line stopped", "adj"
+                uow,
+                reviewing,
+                claim_no,
+                "S-01",
+                Decimal("300.00"),
+                "customer's line stopped",
+                "adj",
+                NOW,
             )
             await uow.commit()
         assert before is None  # nothing issued yet: kept on the claim
@@ -281,7 +411,7 @@ async def test_other_losses_entered_on_a_claim_in_review_go_into_the_recovery(
         uow = unit_of_work()
         async with uow:
             after = await recovery.enter_claim_other_losses(
-                uow, claim_no, "S-01", Decimal("50.00"), "re-counted", "mgr"
+                uow, reviewing, claim_no, "S-01", Decimal("50.00"), "re-counted", "mgr", NOW
             )
             await uow.commit()
         assert after is not None
@@ -343,6 +473,10 @@ async def test_staff_enter_other_losses_through_the_api_and_see_the_dispute_dead
         )
         assert changed.status_code == 200, changed.text
         assert Decimal(changed.json()["total"]) == Decimal(issued["total"]) - Decimal("300.00")
+        assert [h["action"] for h in changed.json()["history"]] == ["issued", "reissued"]
+        assert changed.json()["history"][-1]["by"] == "adj-1"
+        announced = await published(claims, "claims.supplier_recovery.issued")
+        assert [Decimal(e["other"]) for e in announced] == [Decimal("300.00"), Decimal("0.00")]
         corrections = await client.get(
             "/api/v1/recoveries?correction_needed=true", headers=staff_headers("auditor")
         )

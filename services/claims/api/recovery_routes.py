@@ -57,15 +57,25 @@ class RecoveryRead(BaseModel):
     other_entered: Decimal = Field(description="Other losses staff entered (part of other)")
     other_reason: str | None
     correction_needed: str | None = Field(
-        description="A ruling after it was final changed what it should be: correct by hand"
+        description="Set only on recoveries made final before corrections were automatic: a "
+        "later ruling changed what it should be, to correct by hand. A ruling now corrects a "
+        "final recovery itself (claims.supplier_recovery.corrected, see history)"
     )
     correction_noted_at: AwareDatetime | None
+    history: list[dict[str, Any]] = Field(
+        description="Oldest first: issued, reissued, disputed, finalized, billed, corrected "
+        "(with previous_total and difference), withdrawn (with was_final); each with at, by, "
+        "note, the state after it and the amounts then"
+    )
 
 
 def _recovery(row: RecoveryRow) -> RecoveryRead:
-    data = {k: getattr(row, k) for k in RecoveryRead.model_fields if hasattr(row, k)}
+    data = {
+        k: getattr(row, k) for k in RecoveryRead.model_fields if hasattr(row, k) and k != "history"
+    }
     return RecoveryRead(
         **data,
+        history=list(row.history or []),
         final_on=date.fromordinal(row.dispute_deadline.toordinal() + 1),
         may_dispute_now=may_dispute(
             RecoveryState(row.state), row.dispute_deadline, datetime.now(UTC).date()
@@ -159,11 +169,19 @@ async def enter_claim_other_losses(
     body: ClaimOtherLossesIn,
     uow: UnitOfWorkDep,
     staff: Adjuster,
+    desk: DeskDep,
 ) -> ClaimOtherLossesRead:
     with refusals("claim"):
         async with uow:
             row = await recovery.enter_claim_other_losses(
-                uow, claim_no, body.supplier_id, body.amount, body.reason, staff.subject
+                uow,
+                desk,
+                claim_no,
+                body.supplier_id,
+                body.amount,
+                body.reason,
+                staff.subject,
+                datetime.now(UTC),
             )
             await uow.commit()
             return ClaimOtherLossesRead(
@@ -177,15 +195,19 @@ async def enter_claim_other_losses(
 
 @router.put(
     "/recoveries/{recovery_no}/other-losses",
-    summary="Other losses the supplier owes, with a reason (while not final)",
+    summary="Other losses the supplier owes, with a reason (while not final; issued again)",
 )
 async def enter_other_losses(
-    recovery_no: RecoveryNo, body: OtherLossesIn, uow: UnitOfWorkDep, staff: Adjuster
+    recovery_no: RecoveryNo,
+    body: OtherLossesIn,
+    uow: UnitOfWorkDep,
+    staff: Adjuster,
+    desk: DeskDep,
 ) -> RecoveryRead:
     with refusals("recovery"):
         async with uow:
             row = await recovery.enter_other_losses(
-                uow, recovery_no, body.amount, body.reason, staff.subject
+                uow, desk, recovery_no, body.amount, body.reason, staff.subject, datetime.now(UTC)
             )
             await uow.commit()
             return _recovery(row)
@@ -207,13 +229,20 @@ async def rule_on_recovery(
     recovery_no: RecoveryNo,
     body: RecoveryRulingIn,
     uow: UnitOfWorkDep,
-    _: Manager,
+    staff: Manager,
     desk: DeskDep,
 ) -> RecoveryRead:
     with refusals("recovery"):
         async with uow:
             row = await recovery.rule_on_recovery(
-                uow, desk, recovery_no, body.upheld, body.assessment, body.reason, datetime.now(UTC)
+                uow,
+                desk,
+                recovery_no,
+                body.upheld,
+                body.assessment,
+                body.reason,
+                datetime.now(UTC),
+                staff.subject,
             )
             await uow.commit()
             return _recovery(row)

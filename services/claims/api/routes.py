@@ -154,6 +154,9 @@ async def list_claims(
     _: Reader,
     status: ClaimStatus | None = None,
     source: ClaimSource | None = None,
+    request_no: Annotated[
+        str | None, Query(max_length=20, description="The service request's claim")
+    ] = None,
     dealer_id: Annotated[str | None, Query(max_length=50)] = None,
     supplier_id: Annotated[str | None, Query(max_length=50)] = None,
     product_model: Annotated[str | None, Query(max_length=100)] = None,
@@ -163,6 +166,7 @@ async def list_claims(
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> list[ClaimRead]:
     where = ClaimFilter(
+        request_no=request_no,
         status=status,
         source=source,
         dealer_id=dealer_id,

@@ -1,10 +1,17 @@
 """Supplier recovery: issued when a supplier's part caused an approved warranty repair,
-disputable for a window of calendar days, final the day after (or when ruled on)."""
+disputable for a window of calendar days, final the day after (or when ruled on).
+
+Every change is announced: amounts changed before it is final → ``issued`` again with the
+same number (consumers keep the latest by ``occurred_at``); the supplier no longer at fault →
+``withdrawn`` (``was_final`` when billing had it already); amounts changed after it was final
+→ ``corrected``, automatically, with the claim's ruling as the reason. Each step is also kept
+in the recovery's history."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import select
 
@@ -25,9 +32,11 @@ from services.claims.domain.recovery import (
 )
 from shared.db.unit_of_work import UnitOfWork
 from shared.events.schemas.claims import (
+    SupplierRecoveryCorrectedV1,
     SupplierRecoveryDisputedV1,
     SupplierRecoveryFinalizedV1,
     SupplierRecoveryIssuedV1,
+    SupplierRecoveryWithdrawnV1,
 )
 
 # Billing charges a supplier unless its terms say to deduct from what the company owes it.
@@ -55,7 +64,7 @@ async def issue_recoveries(
     claims = ClaimRepository(uow.session)
     entered = await _entered_on_claim(uow, claim.claim_no)
     owed = recovery_amounts(claim.lines, assessments)
-    await follow_the_ruling(uow, claim.claim_no, owed, now)
+    await follow_the_ruling(uow, desk, claim, owed, now)
     for amounts in owed:
         known = await uow.session.execute(
             select(RecoveryRow.id).where(
@@ -68,54 +77,92 @@ async def issue_recoveries(
         number = await claims.next_document_number("RC", now.year)
         deadline = dispute_deadline(now.date(), windows[amounts.supplier_id])
         other_entered, other_reason = entered.get(amounts.supplier_id, (Decimal("0.00"), None))
-        other = amounts.other + other_entered
-        total = amounts.total + other_entered
-        uow.session.add(
-            RecoveryRow(
-                recovery_no=number,
-                supplier_id=amounts.supplier_id,
-                claim_no=claim.claim_no,
-                request_no=claim.request_no,
-                product_model=claim.product_model,
-                part_nos=amounts.part_nos,
-                material=amounts.material,
-                labour=amounts.labour,
-                travel=amounts.travel,
-                other=other,
-                assessment=amounts.assessment,
-                failed_units=amounts.failed_units,
-                assessment_per_unit=amounts.assessment_per_unit,
-                other_entered=other_entered,
-                other_reason=other_reason,
-                total=total,
-                state=RecoveryState.ISSUED.value,
-                issued_at=now,
-                dispute_deadline=deadline,
-                settle_by=settle_by[amounts.supplier_id],
-            )
+        row = RecoveryRow(
+            recovery_no=number,
+            supplier_id=amounts.supplier_id,
+            claim_no=claim.claim_no,
+            request_no=claim.request_no,
+            product_model=claim.product_model,
+            part_nos=amounts.part_nos,
+            material=amounts.material,
+            labour=amounts.labour,
+            travel=amounts.travel,
+            other=amounts.other + other_entered,
+            assessment=amounts.assessment,
+            failed_units=amounts.failed_units,
+            assessment_per_unit=amounts.assessment_per_unit,
+            other_entered=other_entered,
+            other_reason=other_reason,
+            total=amounts.total + other_entered,
+            state=RecoveryState.ISSUED.value,
+            issued_at=now,
+            dispute_deadline=deadline,
+            settle_by=settle_by[amounts.supplier_id],
+            history=[],
         )
+        _note(row, "issued", now, claim.decided_by or "rules", f"claim {claim.claim_no}")
+        uow.session.add(row)
         await uow.session.flush()
-        await uow.publish(
-            SupplierRecoveryIssuedV1(
-                recovery_no=number,
-                supplier_id=amounts.supplier_id,
-                claim_no=claim.claim_no,
-                request_no=claim.request_no,
-                part_nos=amounts.part_nos,
-                material=amounts.material,
-                labour=amounts.labour,
-                travel=amounts.travel,
-                other=other,
-                assessment=amounts.assessment,
-                total=total,
-                currency=desk.currency,
-                dispute_deadline=deadline,
-                issued_at=now,
-                failed_units=amounts.failed_units,
-                assessment_per_unit=amounts.assessment_per_unit,
-                other_reason=other_reason,
-            )
+        await uow.publish(_issued(row, desk))
+
+
+def _issued(row: RecoveryRow, desk: Desk) -> SupplierRecoveryIssuedV1:
+    """The recovery as it stands; sent again (same number, first ``issued_at``) whenever its
+    amounts change before it is final."""
+    return SupplierRecoveryIssuedV1(
+        recovery_no=row.recovery_no,
+        supplier_id=row.supplier_id,
+        claim_no=row.claim_no,
+        request_no=row.request_no,
+        part_nos=list(row.part_nos),
+        material=row.material,
+        labour=row.labour,
+        travel=row.travel,
+        other=row.other,
+        assessment=row.assessment,
+        total=row.total,
+        currency=desk.currency,
+        dispute_deadline=row.dispute_deadline,
+        issued_at=row.issued_at,
+        failed_units=row.failed_units,
+        assessment_per_unit=_per_unit(row),
+        other_reason=row.other_reason,
+    )
+
+
+def _amounts(row: RecoveryRow) -> dict[str, str]:
+    return {
+        name: str(getattr(row, name))
+        for name in ("material", "labour", "travel", "other", "assessment", "total")
+    }
+
+
+def _note(
+    row: RecoveryRow, action: str, at: datetime, by: str, note: str | None, **more: Any
+) -> None:
+    """One step of the recovery's history (a new list, so the change is saved)."""
+    entry = {"action": action, "at": at.isoformat(), "by": by, "note": note, "state": row.state}
+    row.history = [*(row.history or []), {**entry, **_amounts(row), **more}]
+
+
+async def _withdraw(uow: UnitOfWork, row: RecoveryRow, reason: str, by: str, now: datetime) -> None:
+    """The supplier owes nothing; when billing had it final, billing reverses it."""
+    was_final = not may_change_amounts(RecoveryState(row.state))
+    row.state = RecoveryState.WITHDRAWN.value
+    _note(row, "withdrawn", now, by, reason, was_final=was_final)
+    await uow.session.flush()
+    await uow.publish(
+        SupplierRecoveryWithdrawnV1(
+            recovery_no=row.recovery_no,
+            supplier_id=row.supplier_id,
+            claim_no=row.claim_no,
+            request_no=row.request_no,
+            part_nos=list(row.part_nos),
+            reason=reason,
+            was_final=was_final,
+            withdrawn_at=now,
         )
+    )
 
 
 async def _entered_on_claim(uow: UnitOfWork, claim_no: str) -> dict[str, tuple[Decimal, str]]:
@@ -132,11 +179,13 @@ async def _entered_on_claim(uow: UnitOfWork, claim_no: str) -> dict[str, tuple[D
 
 async def enter_claim_other_losses(
     uow: UnitOfWork,
+    desk: Desk,
     claim_no: str,
     supplier_id: str,
     amount: Decimal,
     reason: str,
     by: str,
+    now: datetime,
 ) -> RecoveryRow | None:
     """Other losses a supplier owes for a claim, entered before its recovery is issued (kept
     on the claim, carried into the recovery) or after, while the recovery is not final.
@@ -163,7 +212,7 @@ async def enter_claim_other_losses(
     ).scalar_one_or_none()
     recovery = None
     if recovery_no is not None:
-        recovery = await enter_other_losses(uow, recovery_no, amount, reason, by)
+        recovery = await enter_other_losses(uow, desk, recovery_no, amount, reason, by, now)
     row.other_losses = {
         **(row.other_losses or {}),
         supplier_id: {"amount": str(amount), "reason": f"{reason} ({by})"},
@@ -185,61 +234,98 @@ def _recount(row: RecoveryRow) -> None:
 
 
 async def follow_the_ruling(
-    uow: UnitOfWork, claim_no: str, owed: list[RecoveryAmounts], now: datetime
+    uow: UnitOfWork,
+    desk: Desk,
+    claim: WarrantyClaim,
+    owed: list[RecoveryAmounts],
+    now: datetime,
 ) -> None:
-    """A claim decided again (a manager's ruling) changes what its suppliers owe. While a
-    recovery is not final its amounts follow the approved lines (the assessment per failed
-    unit, the other losses staff entered kept), and a supplier no longer at fault owes
-    nothing (withdrawn). A final recovery is billing's by then: it is marked as needing a
-    correction, listed for staff, and left as it is."""
+    """A claim decided again (a manager's ruling) changes what its suppliers owe: the
+    amounts follow the approved lines (the assessment per failed unit and the other losses
+    staff entered kept). A supplier no longer at fault owes nothing: withdrawn. Before it is
+    final a changed recovery is issued again; once final (billing has it) it is corrected,
+    automatically, the ruling being the reason."""
     by_supplier = {a.supplier_id: a for a in owed}
+    by = claim.decided_by or "rules"
+    ruling = f"claim {claim.claim_no} ruled on" + (
+        f": {claim.decision_note}" if claim.decision_note else ""
+    )
     rows = await uow.session.execute(
-        select(RecoveryRow).where(
-            RecoveryRow.claim_no == claim_no, RecoveryRow.state != RecoveryState.WITHDRAWN.value
+        select(RecoveryRow)
+        .where(
+            RecoveryRow.claim_no == claim.claim_no,
+            RecoveryRow.state != RecoveryState.WITHDRAWN.value,
         )
+        .order_by(RecoveryRow.id)
+        .with_for_update()
     )
     for row in rows.scalars():
         amounts = by_supplier.get(row.supplier_id)
-        if not may_change_amounts(RecoveryState(row.state)):
-            if amounts is None:
-                row.correction_needed = (
-                    f"the claim was ruled on after this recovery was final: {row.supplier_id}'s "
-                    f"part is no longer approved; {row.total} was recovered in error"
-                )
-                row.correction_noted_at = now
-            else:
-                should_be = (
-                    amounts.material
-                    + amounts.labour
-                    + amounts.travel
-                    + amounts.other
-                    + row.other_entered
-                    + _per_unit(row) * amounts.failed_units
-                )
-                if should_be != row.total:
-                    row.correction_needed = (
-                        f"the claim was ruled on after this recovery was final: it should be "
-                        f"{should_be}, not {row.total}"
-                    )
-                    row.correction_noted_at = now
-            continue
         if amounts is None:
-            row.state = RecoveryState.WITHDRAWN.value
-            row.ruling = "the claim was ruled on: this supplier's part is no longer approved"
+            await _withdraw(
+                uow, row, f"{ruling}; {row.supplier_id}'s part is no longer approved", by, now
+            )
             continue
+        before = _amounts(row)
+        previous_total = row.total
+        row.part_nos = amounts.part_nos
         row.material, row.labour, row.travel = amounts.material, amounts.labour, amounts.travel
         row.other = amounts.other + row.other_entered
         row.failed_units = amounts.failed_units
         row.assessment = _per_unit(row) * amounts.failed_units
         _recount(row)
+        if _amounts(row) == before:
+            continue
+        if may_change_amounts(RecoveryState(row.state)):
+            _note(row, "reissued", now, by, ruling)
+            await uow.session.flush()
+            await uow.publish(_issued(row, desk))
+            continue
+        difference = row.total - previous_total
+        _note(
+            row,
+            "corrected",
+            now,
+            by,
+            ruling,
+            previous_total=str(previous_total),
+            difference=str(difference),
+        )
+        await uow.session.flush()
+        await uow.publish(
+            SupplierRecoveryCorrectedV1(
+                recovery_no=row.recovery_no,
+                supplier_id=row.supplier_id,
+                claim_no=row.claim_no,
+                request_no=row.request_no,
+                previous_total=previous_total,
+                total=row.total,
+                difference=difference,
+                material=row.material,
+                labour=row.labour,
+                travel=row.travel,
+                other=row.other,
+                assessment=row.assessment,
+                currency=desk.currency,
+                settle_by=row.settle_by,
+                reason=ruling,
+                corrected_at=now,
+            )
+        )
     await uow.session.flush()
 
 
 async def enter_other_losses(
-    uow: UnitOfWork, recovery_no: str, amount: Decimal, reason: str, by: str
+    uow: UnitOfWork,
+    desk: Desk,
+    recovery_no: str,
+    amount: Decimal,
+    reason: str,
+    by: str,
+    now: datetime,
 ) -> RecoveryRow:
     """Staff set the other losses a supplier owes (replacing what they entered before) while
-    the recovery is not final; they must say why."""
+    the recovery is not final; they must say why. The recovery is issued again."""
     row = await _recovery(uow, recovery_no)
     if not may_change_amounts(RecoveryState(row.state)):
         raise Conflict(
@@ -251,7 +337,9 @@ async def enter_other_losses(
     row.other_entered = amount
     row.other_reason = f"{reason} ({by})"
     _recount(row)
+    _note(row, "reissued", now, by, f"other losses {amount}: {reason}")
     await uow.session.flush()
+    await uow.publish(_issued(row, desk))
     return row
 
 
@@ -266,9 +354,12 @@ async def _recovery(uow: UnitOfWork, recovery_no: str) -> RecoveryRow:
     return row
 
 
-async def _finalize(uow: UnitOfWork, desk: Desk, row: RecoveryRow, now: datetime) -> None:
+async def _finalize(
+    uow: UnitOfWork, desk: Desk, row: RecoveryRow, now: datetime, by: str = "rules"
+) -> None:
     row.state = RecoveryState.FINALIZED.value
     row.finalized_at = now
+    _note(row, "finalized", now, by, None)
     await uow.session.flush()
     await uow.publish(
         SupplierRecoveryFinalizedV1(
@@ -303,6 +394,7 @@ async def dispute_recovery(
             ["rule"] if row.state == RecoveryState.DISPUTED else [],
         )
     row.state, row.dispute_reason, row.disputed_at = RecoveryState.DISPUTED.value, reason, now
+    _note(row, "disputed", now, row.supplier_id, reason)
     await uow.session.flush()
     await uow.publish(
         SupplierRecoveryDisputedV1(
@@ -320,6 +412,7 @@ async def rule_on_recovery(
     assessment: Decimal | None,
     note: str,
     now: datetime,
+    by: str = "manager",
 ) -> RecoveryRow:
     """After re-verification: upheld (with the assessment per failed unit possibly changed)
     it is final; otherwise it is withdrawn and the supplier owes nothing."""
@@ -328,14 +421,13 @@ async def rule_on_recovery(
         raise Conflict(f"Recovery {recovery_no} is {row.state}: only a disputed one is ruled on.")
     row.ruling = note
     if not upheld:
-        row.state = RecoveryState.WITHDRAWN.value
-        await uow.session.flush()
+        await _withdraw(uow, row, f"the supplier's dispute was upheld: {note}", by, now)
         return row
     if assessment is not None:
         row.assessment_per_unit = assessment
         row.assessment = assessment * row.failed_units
         _recount(row)
-    await _finalize(uow, desk, row, now)
+    await _finalize(uow, desk, row, now, by)
     return row
 
 
@@ -374,6 +466,8 @@ async def mark_billed(uow: UnitOfWork, reference: str, chargeback_no: str) -> bo
     if row is None or row.chargeback_no == chargeback_no:
         return False
     row.chargeback_no = chargeback_no
-    row.state = RecoveryState.BILLED.value
+    if row.state != RecoveryState.WITHDRAWN.value:
+        row.state = RecoveryState.BILLED.value
+    _note(row, "billed", datetime.now(UTC), "billing", chargeback_no)
     await uow.session.flush()
     return True

@@ -202,6 +202,23 @@ class RecoveryRow(Base):
     # side must be corrected by hand.
     correction_needed: Mapped[str | None] = mapped_column(Text)
     correction_noted_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    # What happened to it, oldest first: issued, reissued, disputed, finalized, corrected,
+    # withdrawn; each with its time, who or what did it, why and the amounts it changed.
+    history: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+
+
+class RequestFactsRow(Base):
+    """What intake's triage knew of a request (latest ``triaged_at`` wins): a workshop
+    return's report lacks the purchase date, product line and dealer the rules need."""
+
+    __tablename__ = "request_facts"
+
+    request_no: Mapped[str] = mapped_column(String(20), primary_key=True)
+    product_line: Mapped[str | None] = mapped_column(String(50))
+    purchase_date: Mapped[date | None] = mapped_column(Date)
+    in_warranty: Mapped[bool | None] = mapped_column(Boolean)
+    dealer_id: Mapped[str | None] = mapped_column(String(20))
+    triaged_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
 
 class SettlementRow(Base):

@@ -25,6 +25,7 @@ from services.claims.domain.claim import (
     WarrantyClaim,
     in_review_since,
 )
+from services.claims.domain.opening import CUSTOMER_CAUSES
 from services.claims.domain.recovery import RecoveryState
 from services.claims.domain.rules import CoreState
 from shared.db.sequences import upsert_increment
@@ -117,8 +118,11 @@ class ClaimFilter:
     reason_code: str | None = None
     min_amount: Decimal | None = None
     max_amount: Decimal | None = None
+    request_no: str | None = None
 
     def apply(self, query: Select[tuple[ClaimRow]]) -> Select[tuple[ClaimRow]]:
+        if self.request_no is not None:
+            query = query.where(ClaimRow.request_no == self.request_no)
         if self.status is not None:
             query = query.where(ClaimRow.status == self.status.value)
         if self.source is not None:
@@ -228,6 +232,8 @@ class ClaimRepository:
     async def count_failures(
         self, product_model: str, fault_code: str, start: datetime, end: datetime
     ) -> int:
+        """Claims of a model and fault in a period; damage the customer caused is no failure
+        of the product (such claims open now for every in-warranty misuse diagnosed)."""
         return (
             await self._session.execute(
                 select(func.count()).where(
@@ -235,6 +241,7 @@ class ClaimRepository:
                     ClaimRow.fault_code == fault_code,
                     ClaimRow.repaired_at >= start,
                     ClaimRow.repaired_at < end,
+                    ClaimRow.cause.not_in(sorted(CUSTOMER_CAUSES)),
                 )
             )
         ).scalar_one()

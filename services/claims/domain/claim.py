@@ -17,6 +17,8 @@ from typing import Any
 class ClaimSource(StrEnum):
     DEALER_REPORT = "dealer_report"
     JOB = "job"
+    # A unit shipped in and repaired in the workshop (intake.return.repaired).
+    RETURN = "return"
 
 
 class ClaimStatus(StrEnum):

@@ -211,8 +211,18 @@ def _claim_level(
             RuleResult("cause", Verdict.UNDECIDED, f"cause {cause}: an adjuster decides")
         )
 
-    # Nothing repaired: no part replaced and no labour is no defect found.
-    if not claim.parts and claim.labour_hours == 0:
+    # Nothing repaired: no part replaced and no labour is no defect found — unless the cause
+    # is the customer's (a diagnosis of misuse before any repair found the defect).
+    customer_damage = results[-1].reason_code is ReasonCode.CUSTOMER_DAMAGE
+    if not claim.parts and claim.labour_hours == 0 and customer_damage:
+        results.append(
+            RuleResult(
+                "defect_found",
+                Verdict.NOT_APPLICABLE,
+                f"nothing repaired under warranty: the cause ({cause}) is the customer's",
+            )
+        )
+    elif not claim.parts and claim.labour_hours == 0:
         results.append(
             RuleResult(
                 "defect_found",
