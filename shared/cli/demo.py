@@ -440,8 +440,23 @@ async def return_for_repair(desk: Desk) -> Outcome:
     desk.say(f"{number}: shipped back, {shipped['carrier']} {shipped['tracking_no']}")
     confirmed = await desk.call("intake", "POST", f"{base}/confirm-receipt", {})
     desk.say(f"{number}: the customer confirmed receipt")
+    claim = await claim_of(
+        desk, number, lambda c: c["status"] in ("approved", "partially_approved", "rejected"),
+        "the return's claim decision",
+    )  # fmt: skip
+    desk.say(f"{number}: claim {claim['claim_no']} {claim['status']} {claim['amount_approved']}")
+    settled = await desk.until(
+        "billing", f"/api/v1/requests/{number}", lambda r: r["settled_at"], "settled"
+    )
+    desk.say(f"{number}: billing settled it as category {settled['category']}")
     return Outcome(
-        number, {"return_no": received["return_no"], "final": confirmed, "old_serial": old_serial}
+        number,
+        {
+            "return_no": received["return_no"],
+            "final": confirmed,
+            "old_serial": old_serial,
+            "claim": claim,
+        },
     )
 
 
@@ -471,9 +486,8 @@ async def nobody_fits(desk: Desk) -> Outcome:
 
 
 async def claims_of(desk: Desk, number: str) -> list[dict[str, Any]]:
-    # Claims lists by status, source, dealer, supplier, model: not by request.
-    found = await desk.get("claims", "/api/v1/claims?limit=500")
-    return [c for c in found if c["request_no"] == number]
+    found = await desk.get("claims", f"/api/v1/claims?request_no={number}")
+    return list(found)
 
 
 async def claim_of(
@@ -817,6 +831,10 @@ async def misuse_declined(desk: Desk) -> Outcome:
         {"cause": "misuse", "fault_code": "E21", "findings": "进水，外壳摔裂"},
     )  # fmt: skip
     desk.say(f"{number}: on site, {job['technician_id']} finds misuse (进水, 外壳摔裂)")
+    claim = await claim_of(desk, number, lambda c: c["status"] == "rejected", "the rejection")
+    desk.say(
+        f"{number}: claim {claim['claim_no']} rejected {claim['reason_codes']}: the customer pays"
+    )
     await desk.until("billing", f"/api/v1/requests/{number}", lambda r: True, "billing's view")
     quote = await desk.call(
         "billing", "POST", "/api/v1/quotes",
@@ -858,8 +876,12 @@ async def misuse_declined(desk: Desk) -> Outcome:
     closed = await desk.call("intake", "POST", f"/api/v1/service-requests/{number}/close")
     desk.say(f"{number}: the fee paid on site; request {closed['status']}")
     return Outcome(
-        number, {"quote": quote, "invoice": invoice, "technician_id": job["technician_id"]}
-    )
+        number,
+        {
+            "quote": quote, "invoice": invoice, "technician_id": job["technician_id"],
+            "claim": claim,
+        },
+    )  # fmt: skip
 
 
 async def emergency_part(desk: Desk) -> Outcome:

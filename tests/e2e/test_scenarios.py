@@ -127,6 +127,18 @@ async def test_return_for_repair_fails_inspection_once_then_ships_back(running: 
     ]
     assert (receipt["matched"], receipt["serials"]) == (True, [outcome.facts["old_serial"]])
     assert await desk.get("parts", f"/api/v1/reservations?request_no={number}") == []
+    # claims: the workshop's repair opened the return's claim (1.5 h, P-1001), approved once
+    # the old part matched; billing settled the request as warranty (C).
+    claim = outcome.facts["claim"]
+    assert (claim["source"], claim["status"], claim["reason_codes"]) == ("return", "approved", [])
+    assert [(p["part_no"], p["old_part_serial"]) for p in claim["parts"]] == [
+        ("P-1001", outcome.facts["old_serial"])
+    ]
+    assert claim["amount_approved"] == claim["amount_claimed"]
+    assert (billing_now := await desk.get("billing", f"/api/v1/requests/{number}"))[
+        "category"
+    ] == "C"
+    assert billing_now["settled_at"] is not None and billing_now["invoices"] == []
 
 
 async def test_nobody_fits_until_a_certificate_is_renewed(running: Suite) -> None:
@@ -269,9 +281,8 @@ async def test_dealer_warranty_work_reaches_the_claim_and_the_dealers_timeline(
 
 
 async def test_misuse_quoted_declined_and_closed_with_the_call_out_fee(running: Suite) -> None:
-    """Scenario 4 without its claim: claims opens no claim for a job whose cause is misuse
-    (only quality defects and unknown causes are claimed), and a job whose paid work was
-    declined never completes, so there is no ``CDR`` rejection to see."""
+    """Scenario 4: misuse diagnosed on site → claim rejected ``CDR`` → quote → declined →
+    closed with the call-out fee, the visit costed."""
     desk = desk_for(running)
     outcome = await demo.misuse_declined(desk)
     number, facts = outcome.request_no, outcome.facts
@@ -295,13 +306,23 @@ async def test_misuse_quoted_declined_and_closed_with_the_call_out_fee(running: 
     )  # fmt: skip
     assert job["cancel_reason"].startswith("quote declined")
     assert await desk.get("parts", f"/api/v1/reservations?request_no={number}") == []
-    assert await demo.claims_of(desk, number) == []
+    # claims: one claim, from the diagnosis, rejected for misuse with nothing approved.
+    [claim] = await demo.claims_of(desk, number)
+    assert (claim["source"], claim["status"], claim["reason_codes"]) == ("job", "rejected", ["CDR"])
+    assert (claim["amount_claimed"], claim["amount_approved"]) == ("0.00", "0.00")
+    # billing: the declined visit is still the company's cost: the standard diagnosis time
+    # (30 min at 120.00 an hour); no standard travel is set for the service point here.
+    costed = await desk.until(
+        "billing", f"/api/v1/requests/{number}", lambda r: r["costs"], "the visit's cost"
+    )
+    assert [(c["kind"], c["amount"]) for c in costed["costs"]] == [("labour", "60.00")]
     # intake: closed, with the quote, its refusal and the fee's invoice on the timeline.
     seen = await desk.get("intake", f"/api/v1/service-requests/{number}")
     assert seen["status"] == "closed"
     billing_steps = [e["summary"] for e in seen["timeline"] if e["department"] == "billing"]
     assert any("553.70" in line for line in billing_steps), billing_steps
     assert any("90.40" in line for line in billing_steps), billing_steps
+    assert ("claims", "claim_rejected") in statuses(seen["timeline"])
 
 
 async def test_an_emergency_part_jumps_the_backorder_queue(running: Suite) -> None:

@@ -199,6 +199,17 @@ async def test_a_visit_reported_after_the_decline_costs_the_standard_diagnosis(
     assert await billing.rows(CostEntryRow, request_no=untravelled) == []
 
 
+async def test_a_diagnosis_made_at_once_still_costs_the_standard_time(billing: Billing) -> None:
+    number = "SR-2026-002104"
+    await billing.handle(on.on_request_triaged, triaged(number, in_warranty=True))
+    await billing.handle(on.on_job_on_site, _on_site(number))
+    await billing.handle(on.on_job_diagnosed, _diagnosed(number, 5))
+    await _quote_and_decline(billing, number, BillingSettings())
+    costs = await billing.rows(CostEntryRow, request_no=number)
+    # 5 minutes after arrival, but at least the standard 30 min × 120.
+    assert [(c.kind, c.quantity, c.amount) for c in costs] == [("labour", D("0.500"), D("60.00"))]
+
+
 def _finalized(recovery_no: str, total: str, settle_by: str) -> EventSchema:
     return claims.SupplierRecoveryFinalizedV1(
         recovery_no=recovery_no,

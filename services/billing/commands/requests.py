@@ -126,10 +126,12 @@ async def book_declined_visit(
     visited = row.diagnosed_at or row.arrived_at
     if visited is None:
         return  # declined before anyone set off: nothing was spent
+    # A visit costs at least the standard diagnosis time: a diagnosis typed in the minute the
+    # technician arrived was still made on site.
     minutes = Decimal(settings.diagnosis_minutes)
     arrived, diagnosed = row.arrived_at, row.diagnosed_at
     if arrived is not None and diagnosed is not None and diagnosed > arrived:
-        minutes = Decimal((diagnosed - arrived).total_seconds()) / 60
+        minutes = max(minutes, Decimal((diagnosed - arrived).total_seconds()) / 60)
     hours = (minutes / 60).quantize(Decimal("0.001"))
     if hours > 0:
         await book_cost(
