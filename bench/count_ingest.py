@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import cProfile
 import json
 import os
 import resource
@@ -104,10 +105,16 @@ async def count(arguments: argparse.Namespace) -> dict[str, Any]:
                     assert await post(-n - 1) == 201
                 await _settled(app)
                 # Timed without counting (walking stacks costs CPU too), then counted.
+                profiler = cProfile.Profile(time.process_time) if arguments.profile else None
+                if profiler is not None:
+                    profiler.enable()
                 began, cpu = time.perf_counter(), _cpu()
                 statuses = Counter([await post(n) for n in range(arguments.reports)])
                 await _settled(app)
                 wall, cpu = time.perf_counter() - began, _cpu() - cpu
+                if profiler is not None:
+                    profiler.disable()
+                    profiler.dump_stats(arguments.profile)
                 counting = True
                 statuses.update([await post(100_000 + n) for n in range(50)])
                 await _settled(app)
@@ -152,6 +159,7 @@ def main() -> None:
         "--amqp-url", default=os.environ.get("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
     )
     parser.add_argument("--reports", type=int, default=300)
+    parser.add_argument("--profile", help="write cProfile statistics of the timed reports here")
     print(json.dumps(uvloop.run(count(parser.parse_args())), indent=2))
 
 
