@@ -24,6 +24,9 @@ class IntakeSettings(ServiceSettings):
     dealer_rate_per_second: float = Field(20.0, gt=0)
     dealer_burst: int = Field(100, ge=1)
     idempotency_hours: float = Field(24.0, gt=0)
+    # How long an instance trusts the dealer and secrets it read (0: read on every request).
+    # A suspension or revocation made through another instance takes effect within this.
+    dealer_cache_seconds: float = Field(5.0, ge=0)
     secrets_key_file: Path = Path("data/intake/dealer-secrets.key")
     # How often SLA breaches are looked for and the open-requests gauge is counted.
     sla_check_seconds: float = Field(30.0, gt=0)

@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shared.events.envelope import Envelope
 from shared.events.registry import EventSchema
-from shared.messaging.outbox import add_to_outbox, envelope_for
+from shared.messaging.outbox import add_all_to_outbox, add_to_outbox, envelope_for
 
 
 class UnitOfWork:
@@ -53,6 +53,13 @@ class UnitOfWork:
         await add_to_outbox(self.session, envelope)
         self._pending_events += 1
         return envelope
+
+    async def publish_all(self, events: list[EventSchema]) -> list[Envelope]:
+        """``publish`` for several events at once: one statement instead of one each."""
+        envelopes = [envelope_for(event) for event in events]
+        await add_all_to_outbox(self.session, envelopes)
+        self._pending_events += len(envelopes)
+        return envelopes
 
     async def commit(self) -> None:
         await self.session.commit()

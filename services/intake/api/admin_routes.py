@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Request, Response
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from services.intake.api.dealer_auth import secret_box
+from services.intake.api.dealer_auth import dealer_directory, secret_box
 from services.intake.commands.dealers import (
     IssuedSecret,
     create_dealer,
@@ -119,7 +119,9 @@ async def issue_secret(
     dealer_id: DealerId, request: Request, uow: UnitOfWorkDep, _: Admin
 ) -> SecretIssued:
     try:
-        return _issued(await issue_dealer_secret(uow, secret_box(request), dealer_id))
+        issued = _issued(await issue_dealer_secret(uow, secret_box(request), dealer_id))
+        dealer_directory(request).forget(dealer_id)
+        return issued
     except NotFound as exc:
         raise Problem(404, "Not Found", f"No dealer {dealer_id}.") from exc
     except Conflict as exc:
@@ -130,27 +132,36 @@ async def issue_secret(
     "/{dealer_id}/secrets/{secret_id}", status_code=204, summary="Revoke a secret at once"
 )
 async def revoke_secret(
-    dealer_id: DealerId, secret_id: int, uow: UnitOfWorkDep, _: Admin
+    dealer_id: DealerId, secret_id: int, request: Request, uow: UnitOfWorkDep, _: Admin
 ) -> Response:
     try:
         await revoke_dealer_secret(uow, dealer_id, secret_id)
+        dealer_directory(request).forget(dealer_id)
     except NotFound as exc:
         raise Problem(404, "Not Found", f"No secret {secret_id} of dealer {dealer_id}.") from exc
     return Response(status_code=204)
 
 
 @router.post("/{dealer_id}/suspend", summary="Suspend a dealer: its requests get 403")
-async def suspend(dealer_id: DealerId, uow: UnitOfWorkDep, _: Admin) -> DealerRead:
-    return await _set_status(uow, dealer_id, "suspended")
+async def suspend(
+    dealer_id: DealerId, request: Request, uow: UnitOfWorkDep, _: Admin
+) -> DealerRead:
+    return await _set_status(request, uow, dealer_id, "suspended")
 
 
 @router.post("/{dealer_id}/reactivate", summary="Let a suspended dealer in again")
-async def reactivate(dealer_id: DealerId, uow: UnitOfWorkDep, _: Admin) -> DealerRead:
-    return await _set_status(uow, dealer_id, "active")
+async def reactivate(
+    dealer_id: DealerId, request: Request, uow: UnitOfWorkDep, _: Admin
+) -> DealerRead:
+    return await _set_status(request, uow, dealer_id, "active")
 
 
-async def _set_status(uow: UnitOfWorkDep, dealer_id: str, status: str) -> DealerRead:
+async def _set_status(
+    request: Request, uow: UnitOfWorkDep, dealer_id: str, status: str
+) -> DealerRead:
     try:
-        return _dealer(await set_dealer_status(uow, dealer_id, status))
+        changed = _dealer(await set_dealer_status(uow, dealer_id, status))
+        dealer_directory(request).forget(dealer_id)
+        return changed
     except NotFound as exc:
         raise Problem(404, "Not Found", f"No dealer {dealer_id}.") from exc

@@ -28,6 +28,56 @@ class AuthenticatedDealer:
     name: str
 
 
+@dataclass(frozen=True)
+class KnownDealer:
+    """What authenticating a dealer needs, with its active secrets already opened."""
+
+    dealer_id: str
+    name: str
+    status: str
+    rate_per_second: float
+    burst: int
+    secrets: tuple[str, ...]
+
+
+class DealerDirectory:
+    """Dealers as this process last read them, for ``keep_seconds``.
+
+    Every signed request needs the dealer and its secrets; reading them is a transaction of
+    its own (two statements) and opening the secrets costs AES-GCM each time. An admin change
+    made through this process (suspension, a secret issued or revoked) is forgotten here at
+    once; one made through another instance is seen here within ``keep_seconds``. Unknown
+    dealers are not remembered, so a dealer created anywhere can sign at once.
+    """
+
+    def __init__(self, keep_seconds: float) -> None:
+        self._keep = keep_seconds
+        self._known: dict[str, tuple[float, KnownDealer]] = {}
+
+    def get(self, dealer_id: str) -> KnownDealer | None:
+        found = self._known.get(dealer_id)
+        if found is None or found[0] < time.monotonic():
+            return None
+        return found[1]
+
+    def keep(self, dealer: KnownDealer) -> None:
+        if self._keep > 0:
+            self._known[dealer.dealer_id] = (time.monotonic() + self._keep, dealer)
+
+    def forget(self, dealer_id: str) -> None:
+        self._known.pop(dealer_id, None)
+
+
+def dealer_directory(request: Request) -> DealerDirectory:
+    state = request.app.state
+    if getattr(state, "dealer_directory", None) is None:
+        state.dealer_directory = DealerDirectory(
+            state.runtime.settings.service.dealer_cache_seconds
+        )
+    directory: DealerDirectory = state.dealer_directory
+    return directory
+
+
 def _unauthorized(detail: str) -> Problem:
     return Problem(401, "Unauthorized", detail, type_="urn:aftersales:problem:dealer-unauthorized")
 
@@ -81,17 +131,9 @@ async def _authenticate(request: Request, uow: UnitOfWorkDep) -> AuthenticatedDe
             f"of the server's clock (now {int(now)})."
         )
     body = await request.body()
-    box = secret_box(request)
-    async with uow:
-        dealers = DealerRepository(uow.session)
-        dealer = await dealers.get(dealer_id[:20])
-        sealed = [s.sealed for s in await dealers.secrets(dealer_id[:20])] if dealer else []
-    try:
-        secrets = [box.open(s, dealer.dealer_id) for s in sealed] if dealer else []
-    except InvalidTag as exc:
-        raise RuntimeError("a dealer secret does not open with this key file") from exc
+    dealer = await _known_dealer(request, uow, dealer_id[:20])
     if dealer is None or not signature_matches(
-        secrets, signature, timestamp, request.method, path_with_query(request), body
+        dealer.secrets, signature, timestamp, request.method, path_with_query(request), body
     ):
         raise _unauthorized("Unknown dealer or wrong signature.")
     if dealer.status != "active":
@@ -111,6 +153,29 @@ async def _authenticate(request: Request, uow: UnitOfWorkDep) -> AuthenticatedDe
             headers={"Retry-After": str(wait)},
         )
     return AuthenticatedDealer(dealer_id=dealer.dealer_id, name=dealer.name)
+
+
+async def _known_dealer(request: Request, uow: UnitOfWorkDep, dealer_id: str) -> KnownDealer | None:
+    directory = dealer_directory(request)
+    known = directory.get(dealer_id)
+    if known is not None:
+        return known
+    async with uow:
+        dealers = DealerRepository(uow.session)
+        row = await dealers.get(dealer_id)
+        sealed = [s.sealed for s in await dealers.secrets(dealer_id)] if row else []
+    if row is None:
+        return None
+    box = secret_box(request)
+    try:
+        secrets = tuple(box.open(s, row.dealer_id) for s in sealed)
+    except InvalidTag as exc:
+        raise RuntimeError("a dealer secret does not open with this key file") from exc
+    known = KnownDealer(
+        row.dealer_id, row.name, row.status, row.rate_per_second, row.burst, secrets
+    )
+    directory.keep(known)
+    return known
 
 
 DealerDep = Annotated[AuthenticatedDealer, Depends(authenticated_dealer)]

@@ -42,6 +42,8 @@ from services.intake.domain.service_request import (
     ServiceRequest,
     WorkDone,
 )
+from services.intake.domain.triage import TriageRules, parse_channels
+from services.intake.domain.workflow import RequestStatus
 from services.intake.metrics import DEALER_REPORTS
 from shared.http.deps import UnitOfWorkDep
 from shared.http.problems import Problem
@@ -55,10 +57,22 @@ def _created(request: ServiceRequest) -> dict[str, Any]:
     return DealerReportCreated(
         request_no=request.request_no,
         dealer_report_no=request.dealer_report_no or "",
-        status=dealer_status(request.status),
+        # The answer to a submission says it was received, as the contract shows; the
+        # automatic triage done in the same transaction shows on the report's timeline.
+        status=dealer_status(RequestStatus.RECEIVED),
         warranty=Warranty(in_warranty=request.in_warranty, expires_on=request.warranty_expires_on),
         received_at=request.received_at,
     ).model_dump(mode="json")
+
+
+def _triage_rules(request: Request) -> TriageRules:
+    """The automatic triage rules of this process's settings, built once."""
+    state = request.app.state
+    if getattr(state, "dealer_triage_rules", None) is None:
+        channels = state.runtime.settings.service.auto_triage_channels
+        state.dealer_triage_rules = TriageRules(channels=parse_channels(channels))
+    rules: TriageRules = state.dealer_triage_rules
+    return rules
 
 
 def _read(request: ServiceRequest) -> DealerReportRead:
@@ -214,6 +228,7 @@ async def submit_repair_report(
             _command(dealer.dealer_id, report),
             _created,
             settings.default_warranty_months,
+            _triage_rules(request),
         )
     except Conflict as exc:
         DEALER_REPORTS.labels("rejected").inc()

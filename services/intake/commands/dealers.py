@@ -12,13 +12,15 @@ from sqlalchemy.exc import IntegrityError
 from services.intake.commands.errors import Conflict, NotFound
 from services.intake.commands.registration import RegisterRequest, asked_kind, register_in
 from services.intake.db.dealers import DealerRepository
-from services.intake.db.models import DealerIdempotencyRow, DealerRow
-from services.intake.db.repository import ServiceRequestRepository
+from services.intake.db.models import DealerRow
 from services.intake.db.secret_box import SecretBox, fingerprint
+from services.intake.domain.triage import TriageRules
 from services.intake.metrics import count_registered
 from shared.db.unit_of_work import UnitOfWork
 
 MAX_ACTIVE_SECRETS = 2
+# How PostgreSQL and SQLite name the unique (dealer, report number) when it is violated.
+_REPORT_NUMBER_TAKEN = ("uq_service_requests_dealer_report", "service_requests.dealer_report_no")
 
 
 @dataclass(frozen=True)
@@ -42,54 +44,48 @@ async def submit_dealer_report(
     command: RegisterRequest,
     answer: Any,
     default_warranty_months: int = 12,
+    triage: TriageRules | None = None,
 ) -> DealerAnswer:
-    """A dealer's report, created once per ``Idempotency-Key``.
+    """A dealer's report, created once per ``Idempotency-Key``, in one transaction.
 
     ``answer(request) -> dict`` builds the 201 body, which is stored with the key and given
-    again, unchanged, to a repeat of the same request within ``keep_for``.
+    again, unchanged, to a repeat of the same request within ``keep_for``. With ``triage``
+    the rules triage the report in the same transaction (see ``register_in``).
     """
+    assert command.dealer_id is not None and command.dealer_report_no is not None
     for _ in range(3):
         async with uow:
             dealers = DealerRepository(uow.session)
-            stored = await dealers.idempotency(key.dealer_id, key.key)
-            if stored is not None and stored.created_at < datetime.now(UTC) - key.keep_for:
+            now = datetime.now(UTC)
+            if not await dealers.claim_idempotency(key.dealer_id, key.key, key.body_sha256, now):
+                stored = await dealers.idempotency(key.dealer_id, key.key)
+                if stored is None:
+                    continue  # forgotten meanwhile: take it in a fresh transaction
+                if stored.created_at >= now - key.keep_for:
+                    if stored.body_sha256 != key.body_sha256:
+                        raise Conflict(
+                            "This Idempotency-Key was already used with a different request body."
+                        )
+                    return DealerAnswer(stored.status_code, stored.response, replayed=True)
+                # Older than the window: forgotten, and taken for this request.
                 await dealers.forget_idempotency(key.dealer_id, key.key)
-                stored = None
-            if stored is not None:
-                if stored.body_sha256 != key.body_sha256:
-                    raise Conflict(
-                        "This Idempotency-Key was already used with a different request body."
-                    )
-                return DealerAnswer(stored.status_code, stored.response, replayed=True)
-            held = DealerIdempotencyRow(
-                dealer_id=key.dealer_id,
-                key=key.key,
-                body_sha256=key.body_sha256,
-                status_code=0,
-                response={},
-                created_at=datetime.now(UTC),
-            )
+                if not await dealers.claim_idempotency(
+                    key.dealer_id, key.key, key.body_sha256, now
+                ):
+                    continue
             try:
-                await dealers.hold_idempotency(held)
-            except IntegrityError:
-                # The same key is being (or was just) used by a concurrent request; read its
-                # answer in a fresh transaction.
-                continue
-            requests = ServiceRequestRepository(uow.session)
-            assert command.dealer_id is not None and command.dealer_report_no is not None
-            if await requests.get_for_dealer(command.dealer_id, command.dealer_report_no):
+                request = await register_in(uow, command, default_warranty_months, triage)
+            except IntegrityError as exc:
+                # The report number is unique per dealer (a constraint, so that racing
+                # reports cannot both pass a check); nothing else here can clash.
+                if not any(name in str(exc.orig) for name in _REPORT_NUMBER_TAKEN):
+                    raise
                 raise Conflict(
                     f"dealer_report_no {command.dealer_report_no} was already reported "
                     "under another Idempotency-Key."
-                )
-            try:
-                request = await register_in(uow, command, default_warranty_months)
-            except IntegrityError as exc:
-                raise Conflict(
-                    f"dealer_report_no {command.dealer_report_no} was already reported."
                 ) from exc
             body = answer(request)
-            held.status_code, held.response = 201, body
+            await dealers.answer_idempotency(key.dealer_id, key.key, 201, body)
             await uow.commit()
             count_registered(request.channel, asked_kind(request), request.severity)
             return DealerAnswer(201, body, replayed=False)

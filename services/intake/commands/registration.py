@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
-from services.intake.commands.sla import start_clocks
+from services.intake.commands.sla import start_first_clocks
+from services.intake.commands.workflow import apply_triage, triaged_event
 from services.intake.db.catalogue import Customers, ProductCatalogue
 from services.intake.db.repository import ServiceRequestRepository
 from services.intake.domain.service_request import (
@@ -18,10 +19,12 @@ from services.intake.domain.service_request import (
     TimelineEntry,
     WorkDone,
 )
+from services.intake.domain.triage import TriageRules
 from services.intake.domain.warranty import Warranty
 from services.intake.domain.workflow import RequestStatus
 from services.intake.metrics import count_registered
 from shared.db.unit_of_work import UnitOfWork
+from shared.events.registry import EventSchema
 from shared.events.schemas.intake import (
     DealerWorkReportedV1,
     ReplacedPartV1,
@@ -58,23 +61,28 @@ _CHANNEL_NAMES = {
 
 
 async def register_in(
-    uow: UnitOfWork, command: RegisterRequest, default_warranty_months: int
+    uow: UnitOfWork,
+    command: RegisterRequest,
+    default_warranty_months: int,
+    triage: TriageRules | None = None,
 ) -> ServiceRequest:
-    """Register inside an open unit of work; the caller commits."""
+    """Register inside an open unit of work; the caller commits.
+
+    With ``triage`` the rules decide at once, in the same transaction, what they can decide
+    (as the handler of ``intake.request.registered`` would a moment later, which then finds
+    nothing left to do): one transaction and no round trip through the broker before the
+    request is on its way to dispatch. Written with Core statements, nothing loaded into the
+    session: nobody reads these rows back in this transaction.
+    """
     received_at = datetime.now(UTC)
     session = uow.session
     catalogue = ProductCatalogue(session)
-    model = await catalogue.model(command.product_model)
-    unit = await catalogue.unit(command.serial_no)
-    if unit is None:
-        # An unknown serial is registered on its first report, with the date given.
-        unit = await catalogue.register_unit(
-            command.serial_no, command.product_model, command.purchase_date, command.dealer_id
-        )
-    elif unit.purchase_date is None and command.purchase_date is not None:
-        unit.purchase_date = command.purchase_date
-    months = model.warranty_months if model is not None else default_warranty_months
-    warranty = Warranty.for_unit(unit.purchase_date, months)
+    terms = await catalogue.terms(command.product_model)
+    purchase_date = await catalogue.purchase_date_of(
+        command.serial_no, command.product_model, command.purchase_date, command.dealer_id
+    )
+    months = terms.warranty_months if terms is not None else default_warranty_months
+    warranty = Warranty.for_unit(purchase_date, months)
     fault_day = (command.fault_occurred_at or received_at).astimezone(UTC).date()
 
     requests = ServiceRequestRepository(session)
@@ -89,8 +97,8 @@ async def register_in(
         received_at=received_at,
         customer_asks=command.customer_asks,
         severity=command.severity,
-        product_line=model.product_line if model is not None else None,
-        purchase_date=unit.purchase_date,
+        product_line=terms.product_line if terms is not None else None,
+        purchase_date=purchase_date,
         quantity=command.quantity,
         fault_code=command.fault_code,
         fault_occurred_at=command.fault_occurred_at,
@@ -110,12 +118,12 @@ async def register_in(
             actor=command.actor,
         )
     )
-    request.customer_id = await Customers(session).find_or_add(command.customer)
-    await requests.add(request)
-    await start_clocks(session, request, received_at)
+    customer = await Customers(session).placed(command.customer)
+    request.customer_id = customer.customer_id
+    events: list[EventSchema] = []
     if request.work_done is not None and request.dealer_id and request.dealer_report_no:
-        await uow.publish(dealer_work_reported(request, request.work_done))
-    await uow.publish(
+        events.append(dealer_work_reported(request, request.work_done))
+    events.append(
         RequestRegisteredV1(
             request_no=request.request_no,
             channel=request.channel.value,
@@ -126,6 +134,16 @@ async def register_in(
             received_at=request.received_at,
         )
     )
+    decision = triage.decide(request) if triage is not None else None
+    if decision is not None:
+        triaged_at = datetime.now(UTC)
+        apply_triage(request, decision, triaged_at, actor=None)
+        events.append(
+            triaged_event(request, decision, triaged_at, customer.latitude, customer.longitude)
+        )
+    await requests.insert(request)
+    await start_first_clocks(session, request, received_at)
+    await uow.publish_all(events)
     return request
 
 

@@ -62,13 +62,19 @@ def _targets(request: ServiceRequest) -> list[str]:
     return list(targets_for(kind if kind in {"consultation", "complaint"} else "repair", severity))
 
 
-async def start_clocks(session: AsyncSession, request: ServiceRequest, now: datetime) -> None:
+async def start_first_clocks(session: AsyncSession, request: ServiceRequest, now: datetime) -> None:
+    """Start the clocks of a request registered in this transaction, from its receipt, on the
+    targets of its kind and severity as they are now (after an automatic triage, if there was
+    one: what starting and then retargeting would leave), in one statement."""
     calendar, targets = sla_policy()
-    clocks = SlaClocks(session, calendar)
-    for name in _targets(request):
-        await clocks.save(
-            request.request_no, SlaClock(target=targets[name], started_at=request.received_at), now
-        )
+    await SlaClocks(session, calendar).start_new(
+        request.request_no,
+        [
+            SlaClock(target=targets[name], started_at=request.received_at)
+            for name in _targets(request)
+        ],
+        now,
+    )
 
 
 async def retarget_clocks(session: AsyncSession, request: ServiceRequest, now: datetime) -> None:

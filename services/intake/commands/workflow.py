@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 
 from services.intake.commands.errors import NotFound
 from services.intake.commands.sla import (
@@ -82,13 +83,25 @@ async def triage_in(
     actor: str | None,
 ) -> list[TimelineEntry]:
     """Triage inside an open unit of work (the automatic rules run in an event handler)."""
+    entries = apply_triage(request, decision, at, actor)
+    await retarget_clocks(uow.session, request, at)
+    if actor is not None:
+        await meet_clocks(uow.session, request.request_no, at)
+    # Only v2 goes out: dispatch still reads v1 for events published before the switch.
+    latitude, longitude = await Customers(uow.session).position(request.customer_id)
+    await uow.publish(triaged_event(request, decision, at, latitude, longitude))
+    return entries
+
+
+def apply_triage(
+    request: ServiceRequest, decision: TriageDecision, at: datetime, actor: str | None
+) -> list[TimelineEntry]:
+    """The request's side of a triage (kind, severity, the steps on its timeline); its clocks
+    and the event are the caller's."""
     check_staff_move("triage", request.status)
     request.kind = decision.kind
     request.severity = decision.severity
     request.visit_needed = decision.visit_needed
-    await retarget_clocks(uow.session, request, at)
-    if actor is not None:
-        await meet_clocks(uow.session, request.request_no, at)
     how = "人工分诊" if actor else "自动分诊"
     entries = [
         request.move(
@@ -106,38 +119,42 @@ async def triage_in(
     ]
     if decision.route is Route.DISPATCH:
         entries.append(request.move(S.HANDED_TO_DISPATCH, at, "已转派工", actor=actor))
-    due_at = response_due_at(request, *sla_policy())
-    # Only v2 goes out: dispatch still reads v1 for events published before the switch.
-    latitude, longitude = await Customers(uow.session).position(request.customer_id)
-    await uow.publish(
-        RequestTriagedV2(
-            request_no=request.request_no,
-            kind=decision.kind.value,
-            severity=decision.severity.value,
-            visit_needed=decision.visit_needed,
-            route=decision.route.value,
-            channel=request.channel.value,
-            product_line=request.product_line,
-            product_model=request.product_model,
-            serial_no=request.serial_no,
-            quantity=request.quantity,
-            purchase_date=request.purchase_date,
-            in_warranty=request.in_warranty,
-            warranty_expires_on=request.warranty_expires_on,
-            dealer_id=request.dealer_id,
-            customer_id=str(request.customer_id) if request.customer_id is not None else None,
-            customer_name=request.customer.name,
-            customer_phone=request.customer.phone,
-            address=request.customer.address,
-            region=request.customer.region,
-            latitude=latitude,
-            longitude=longitude,
-            fault_description=request.fault_description,
-            response_due_at=due_at,
-            triaged_at=at,
-        )
-    )
     return entries
+
+
+def triaged_event(
+    request: ServiceRequest,
+    decision: TriageDecision,
+    at: datetime,
+    latitude: Decimal | None,
+    longitude: Decimal | None,
+) -> RequestTriagedV2:
+    return RequestTriagedV2(
+        request_no=request.request_no,
+        kind=decision.kind.value,
+        severity=decision.severity.value,
+        visit_needed=decision.visit_needed,
+        route=decision.route.value,
+        channel=request.channel.value,
+        product_line=request.product_line,
+        product_model=request.product_model,
+        serial_no=request.serial_no,
+        quantity=request.quantity,
+        purchase_date=request.purchase_date,
+        in_warranty=request.in_warranty,
+        warranty_expires_on=request.warranty_expires_on,
+        dealer_id=request.dealer_id,
+        customer_id=str(request.customer_id) if request.customer_id is not None else None,
+        customer_name=request.customer.name,
+        customer_phone=request.customer.phone,
+        address=request.customer.address,
+        region=request.customer.region,
+        latitude=latitude,
+        longitude=longitude,
+        fault_description=request.fault_description,
+        response_due_at=response_due_at(request, *sla_policy()),
+        triaged_at=at,
+    )
 
 
 def _kind_or_asked(request: ServiceRequest) -> str:

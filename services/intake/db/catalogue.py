@@ -2,15 +2,31 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
-from sqlalchemy import select
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.intake.db.models import CustomerRow, ProductModelRow, QualityAlertRow, UnitRow
 from services.intake.domain.service_request import Customer
+
+
+@dataclass(frozen=True)
+class ModelTerms:
+    """What registering a request needs of its product model."""
+
+    product_line: str
+    warranty_months: int
+
+
+@dataclass(frozen=True)
+class PlacedCustomer:
+    customer_id: int
+    latitude: Decimal | None
+    longitude: Decimal | None
 
 
 class ProductCatalogue:
@@ -19,6 +35,47 @@ class ProductCatalogue:
 
     async def model(self, model: str) -> ProductModelRow | None:
         return await self._session.get(ProductModelRow, model)
+
+    async def terms(self, model: str) -> ModelTerms | None:
+        """The model's line and warranty, read without loading the row into the session."""
+        models = ProductModelRow.__table__.c
+        found = (
+            await self._session.execute(
+                select(models.product_line, models.warranty_months).where(models.model == model)
+            )
+        ).first()
+        return None if found is None else ModelTerms(found[0], found[1])
+
+    async def purchase_date_of(
+        self,
+        serial_no: str,
+        model: str,
+        purchase_date: date | None,
+        selling_dealer_id: str | None,
+    ) -> date | None:
+        """The unit's purchase date, registering the unit on its first report (with the date
+        given) and filling in a date it lacked; one statement whatever the case."""
+        dialect = self._session.get_bind().dialect.name
+        insert_ = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        units = UnitRow.__table__
+        statement = insert_(units).values(
+            serial_no=serial_no,
+            product_model=model,
+            purchase_date=purchase_date,
+            selling_dealer_id=selling_dealer_id,
+            registered_at=datetime.now(UTC),
+        )
+        statement = statement.on_conflict_do_update(
+            index_elements=["serial_no"],
+            # A known date is the register's and stays; an unknown one is taken from the report.
+            set_={
+                "purchase_date": func.coalesce(
+                    UnitRow.purchase_date, statement.excluded.purchase_date
+                )
+            },
+        ).returning(UnitRow.purchase_date)
+        stored: date | None = (await self._session.execute(statement)).scalar_one()
+        return stored
 
     async def unit(self, serial_no: str) -> UnitRow | None:
         return await self._session.get(UnitRow, serial_no)
@@ -52,6 +109,54 @@ class ProductCatalogue:
 class Customers:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
+
+    async def placed(self, customer: Customer) -> PlacedCustomer:
+        """``find_or_add`` in Core statements (no rows loaded into the session), with the
+        customer's stored position: one statement, two when something is new."""
+        customers = CustomerRow.__table__
+        c = customers.c
+        found = (
+            await self._session.execute(
+                select(c.id, c.address, c.region, c.latitude, c.longitude)
+                .where(c.phone == customer.phone, c.name == customer.name)
+                .limit(1)
+            )
+        ).first()
+        latitude, longitude = (
+            (float(customer.latitude), float(customer.longitude))
+            if customer.latitude is not None and customer.longitude is not None
+            else (None, None)
+        )
+        if found is None:
+            values = {
+                "name": customer.name,
+                "phone": customer.phone,
+                "other_phones": [],
+                "address": customer.address,
+                "region": customer.region,
+                "latitude": latitude,
+                "longitude": longitude,
+                "created_at": datetime.now(UTC),
+            }
+            customer_id = (
+                await self._session.execute(insert(customers).values(values).returning(c.id))
+            ).scalar_one()
+        else:
+            customer_id = found.id
+            kept = {
+                "address": customer.address or found.address,
+                "region": customer.region or found.region,
+                "latitude": found.latitude if latitude is None else latitude,
+                "longitude": found.longitude if longitude is None else longitude,
+            }
+            if kept != {k: getattr(found, k) for k in kept}:
+                await self._session.execute(
+                    update(customers).where(c.id == customer_id).values(kept)
+                )
+            latitude, longitude = kept["latitude"], kept["longitude"]
+        if latitude is None or longitude is None:
+            return PlacedCustomer(customer_id, None, None)
+        return PlacedCustomer(customer_id, _degrees(latitude), _degrees(longitude))
 
     async def find_or_add(self, customer: Customer) -> int:
         """The same person calling again (same name and phone) is one customer; a new address,

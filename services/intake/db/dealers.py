@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.intake.db.models import (
@@ -72,6 +74,40 @@ class DealerRepository:
         it (PostgreSQL) or fails on it, and then finds the first one's answer."""
         self._session.add(row)
         await self._session.flush()
+
+    async def claim_idempotency(
+        self, dealer_id: str, key: str, body_sha256: str, now: datetime
+    ) -> bool:
+        """Take the key before doing the work, in one statement: False when it is taken. A
+        second request with the same key waits here until the first one's transaction ends
+        (PostgreSQL), and then finds its answer."""
+        dialect = self._session.get_bind().dialect.name
+        insert_ = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        keys = DealerIdempotencyRow.__table__
+        claimed = await self._session.execute(
+            insert_(keys)
+            .values(
+                dealer_id=dealer_id,
+                key=key,
+                body_sha256=body_sha256,
+                status_code=0,
+                response={},
+                created_at=now,
+            )
+            .on_conflict_do_nothing(index_elements=["dealer_id", "key"])
+            .returning(keys.c.created_at)
+        )
+        return claimed.first() is not None
+
+    async def answer_idempotency(
+        self, dealer_id: str, key: str, status_code: int, response: dict[str, Any]
+    ) -> None:
+        keys = DealerIdempotencyRow.__table__.c
+        await self._session.execute(
+            update(DealerIdempotencyRow.__table__)
+            .where(keys.dealer_id == dealer_id, keys.key == key)
+            .values(status_code=status_code, response=response)
+        )
 
     async def purge_idempotency(self, before: datetime) -> None:
         await self._session.execute(

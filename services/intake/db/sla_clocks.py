@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.intake.db.models import SlaClockRow
@@ -60,6 +60,26 @@ class SlaClocks:
         if existing is None:
             self._session.add(row)
         await self._session.flush()
+
+    async def start_new(self, request_no: str, clocks: list[SlaClock], now: datetime) -> None:
+        """The first clocks of a request just registered (it has none yet): one statement."""
+        await self._session.execute(
+            insert(SlaClockRow.__table__),
+            [
+                {
+                    "request_no": request_no,
+                    "target": clock.target.name,
+                    "basis": clock.target.basis.value,
+                    "duration_seconds": int(clock.target.duration.total_seconds()),
+                    "started_at": clock.started_at,
+                    "pauses": [],
+                    "met_at": None,
+                    "due_at": clock.due_at(self._calendar, now),
+                    "breached_at": None,
+                }
+                for clock in clocks
+            ],
+        )
 
     async def remove(self, stored: StoredClock) -> None:
         await self._session.delete(stored.row)

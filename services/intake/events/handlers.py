@@ -40,13 +40,16 @@ async def on_request_registered(
 ) -> None:
     """Triage automatically what carries enough to decide; the rest waits for an agent.
 
-    Runs after registration rather than inside it, so that the dealer's 201 says
-    ``received`` as the contract shows, and a failing rule never loses a registration.
+    Dealers' reports are triaged inside their registration (``register_in``), and a
+    report that gets here is past ``received``; requests from the other channels are triaged
+    here, after registration.
     """
     requests = ServiceRequestRepository(uow.session)
-    request = await requests.get(event.request_no, with_timeline=True, lock=True)
+    # Without its timeline: triage only adds entries. A dealer's report was triaged when it
+    # was registered, so this finds it past ``received`` and is one statement.
+    request = await requests.get(event.request_no, lock=True)
     if request is None or request.status is not RequestStatus.RECEIVED:
-        return  # an agent got there first
+        return  # triaged at registration, or an agent got there first
     decision = triage_rules().decide(request)
     if decision is None:
         return
