@@ -27,6 +27,13 @@ router = APIRouter(prefix="/api/v1", tags=["supplier recovery, settlements, qual
 RecoveryNo = Annotated[str, Path(pattern=r"^RC-\d{4}-\d{6}$")]
 
 
+class ChargebackRead(BaseModel):
+    chargeback_no: str
+    total: Decimal | None
+    settle_by: str | None
+    issued_at: AwareDatetime | None
+
+
 class RecoveryRead(BaseModel):
     recovery_no: str
     supplier_id: str
@@ -51,7 +58,14 @@ class RecoveryRead(BaseModel):
     finalized_at: AwareDatetime | None
     settle_by: str
     settlement_no: str | None
-    chargeback_no: str | None
+    chargeback_no: str | None = Field(
+        description="The latest of billing's chargebacks (by issued_at); every one is in "
+        "chargebacks"
+    )
+    chargebacks: list[ChargebackRead] = Field(
+        description="Every chargeback billing issued for it, oldest first (billing charges "
+        "again after a correction)"
+    )
     failed_units: int
     assessment_per_unit: Decimal | None
     other_entered: Decimal = Field(description="Other losses staff entered (part of other)")
@@ -71,11 +85,14 @@ class RecoveryRead(BaseModel):
 
 def _recovery(row: RecoveryRow) -> RecoveryRead:
     data = {
-        k: getattr(row, k) for k in RecoveryRead.model_fields if hasattr(row, k) and k != "history"
+        k: getattr(row, k)
+        for k in RecoveryRead.model_fields
+        if hasattr(row, k) and k not in ("history", "chargebacks")
     }
     return RecoveryRead(
         **data,
         history=list(row.history or []),
+        chargebacks=[ChargebackRead(**c) for c in row.chargebacks or []],
         final_on=date.fromordinal(row.dispute_deadline.toordinal() + 1),
         may_dispute_now=may_dispute(
             RecoveryState(row.state), row.dispute_deadline, datetime.now(UTC).date()
