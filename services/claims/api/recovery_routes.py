@@ -11,7 +11,7 @@ from fastapi import APIRouter, Path, Query
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
-from services.claims.api.deps import Adjuster, DeskDep, Manager, Reader, refusals
+from services.claims.api.deps import NO_NUL, Adjuster, DeskDep, Manager, Reader, refusals
 from services.claims.commands import recovery, reporting, settlements
 from services.claims.db.models import (
     QualityAlertRow,
@@ -105,7 +105,7 @@ async def list_recoveries(
     uow: UnitOfWorkDep,
     _: Reader,
     state: RecoveryState | None = None,
-    supplier_id: Annotated[str | None, Query(max_length=50)] = None,
+    supplier_id: Annotated[str | None, Query(max_length=50, pattern=NO_NUL)] = None,
     correction_needed: bool | None = Query(
         None, description="true: final recoveries a later ruling has made wrong"
     ),
@@ -142,7 +142,7 @@ async def get_recovery(recovery_no: RecoveryNo, uow: UnitOfWorkDep, _: Reader) -
 class Reason(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    reason: str = Field(min_length=1, max_length=2000)
+    reason: str = Field(min_length=1, max_length=2000, pattern=NO_NUL)
 
 
 class RecoveryRulingIn(Reason):
@@ -162,7 +162,7 @@ class OtherLossesIn(Reason):
 
 
 class ClaimOtherLossesIn(OtherLossesIn):
-    supplier_id: str = Field(min_length=1, max_length=50)
+    supplier_id: str = Field(min_length=1, max_length=50, pattern=NO_NUL)
 
 
 class ClaimOtherLossesRead(BaseModel):
