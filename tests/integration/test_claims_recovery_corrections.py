@@ -660,3 +660,47 @@ async def test_a_recovery_billed_before_chargebacks_were_kept_keeps_its_chargeba
         ],
         "RC-2026-000002": [],
     }
+
+
+async def test_a_supplier_disputes_through_the_api_and_a_manager_rules(
+    databases: DatabaseFactory, broker: BrokerSettings, auth: AuthSettings, staff_headers: Headers
+) -> None:
+    async with claims_service(databases, broker, auth) as claims:
+        await set_up_pumps(claims, staff_headers("manager"))
+        adjuster, manager = staff_headers("claims_adjuster"), staff_headers("manager")
+        await send(broker, catalogued("P-1001", "350.00", NOW, return_required=False))
+        await send(broker, dealer_work("SR-2026-932001"))
+        await claim_of(claims, adjuster, "SR-2026-932001", "approved")
+        [recovery_row] = (await claims.client.get("/api/v1/recoveries", headers=adjuster)).json()
+        url = f"/api/v1/recoveries/{recovery_row['recovery_no']}"
+        assert recovery_row["dispute_deadline"] == str(NOW.date() + timedelta(days=5))
+        assert recovery_row["final_on"] == str(NOW.date() + timedelta(days=6))
+
+        disputed = await claims.client.post(
+            f"{url}/dispute", json={"reason": "motor was misused"}, headers=adjuster
+        )
+        assert disputed.status_code == 200, disputed.text
+        assert disputed.json()["state"] == "disputed"
+        assert disputed.json()["may_dispute_now"] is False
+        again = await claims.client.post(f"{url}/dispute", json={"reason": "x"}, headers=adjuster)
+        assert again.status_code == 409 and again.json()["allowed"] == ["rule"]
+        out_of_range = await claims.client.post(
+            f"{url}/ruling",
+            json={"upheld": True, "assessment": "2500", "reason": "x"},
+            headers=manager,
+        )
+        assert out_of_range.status_code == 422
+        ruled = await claims.client.post(
+            f"{url}/ruling",
+            json={"upheld": True, "assessment": "600.00", "reason": "re-verified: motor fault"},
+            headers=manager,
+        )
+        assert ruled.status_code == 200, ruled.text
+        body = ruled.json()
+        assert body["state"] == "finalized" and body["ruling"] == "re-verified: motor fault"
+        assert Decimal(body["assessment"]) == Decimal("600.00")
+        [dispute_event] = await published(claims, "claims.supplier_recovery.disputed")
+        assert dispute_event["reason"] == "motor was misused"
+        [finalized] = await published(claims, "claims.supplier_recovery.finalized")
+        assert Decimal(finalized["assessment"]) == Decimal("600.00")
+        assert Decimal(finalized["total"]) == Decimal(body["total"])
