@@ -312,6 +312,14 @@ async def test_a_job_claim_with_its_old_part_back_first_is_approved_and_charges_
 
         shown = await eventually(billed, lambda r: r["state"] == "billed", what="billed")
         assert shown["chargeback_no"] == "CB-2026-000001"
+        assert shown["chargebacks"] == [
+            {
+                "chargeback_no": "CB-2026-000001",
+                "total": "1360.00",
+                "settle_by": "chargeback",
+                "issued_at": NOW.isoformat().replace("+00:00", "Z"),
+            }
+        ]
 
         cost = (
             await claims.client.get(

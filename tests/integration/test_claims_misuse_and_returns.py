@@ -13,7 +13,12 @@ from sqlalchemy import select
 from services.claims.commands.desk import Desk
 from services.claims.commands.loops import desk_pass
 from services.claims.db.models import ClaimRow
-from services.claims.events.handlers import on_request_triaged, on_return_repaired
+from services.claims.db.repository import ClaimRepository
+from services.claims.events.handlers import (
+    on_job_diagnosed,
+    on_request_triaged,
+    on_return_repaired,
+)
 from services.claims.settings import ClaimsSettings
 from shared.db.messaging_tables import inbox
 from shared.events.envelope import Envelope
@@ -33,7 +38,7 @@ from tests.integration.test_claims_adjudication import (
     published,
     set_up_pumps,
 )
-from tests.integration.test_claims_desk import claims_database, events
+from tests.integration.test_claims_desk import claims_database, events, report
 from tests.support.broker import publish_envelopes
 from tests.support.databases import DatabaseFactory
 from tests.support.services import RunningService
@@ -332,3 +337,46 @@ async def test_a_return_reported_before_its_triage_gets_triages_facts(
             Decimal("180.00"),
         ]
         assert approved["decided_at"].startswith(str(NOW.astimezone(UTC).date()))
+
+
+async def test_a_misuse_claim_with_nothing_claimed_makes_no_later_claim_a_duplicate(
+    databases: DatabaseFactory,
+) -> None:
+    """Misuse diagnosed on site opens a claim with no lines (rejected CDR, 0.00); a genuine
+    repair of the same unit and fault days later is judged on its own, not as a duplicate.
+    A genuine claim still makes the next one within the window a duplicate."""
+    async with claims_database(databases) as unit_of_work:
+        serial = "WX200-DUP-1"
+        misuse = diagnosed(
+            "SR-2026-600001", serial_no=serial, diagnosed_at=NOW - timedelta(days=10)
+        )
+        uow = unit_of_work()
+        async with uow:
+            await on_job_diagnosed(uow, misuse, envelope_for(misuse))
+            await uow.commit()
+        await desk_pass(unit_of_work, DESK, NOW)
+        await report(
+            unit_of_work, "SR-2026-600002", serial_no=serial, completed_at=NOW - timedelta(days=2)
+        )
+        await desk_pass(unit_of_work, DESK, NOW)
+        await report(
+            unit_of_work, "SR-2026-600003", serial_no=serial, completed_at=NOW - timedelta(days=1)
+        )
+        await desk_pass(unit_of_work, DESK, NOW)
+
+        rejected = {e["request_no"]: e for e in await events(unit_of_work, "claims.claim.rejected")}
+        assert rejected["SR-2026-600001"]["reason_codes"] == ["CDR"]
+        assert Decimal(rejected["SR-2026-600001"]["amount_claimed"]) == 0
+        [approved] = await events(unit_of_work, "claims.claim.approved")
+        assert approved["request_no"] == "SR-2026-600002"
+        assert approved["reason_codes"] == [] and Decimal(approved["amount_approved"]) > 0
+        # The genuine claim before it makes the third a duplicate, naming only that one.
+        assert rejected["SR-2026-600003"]["reason_codes"] == ["DUP"]
+        uow = unit_of_work()
+        async with uow:
+            third = await ClaimRepository(uow.session).for_request("SR-2026-600003")
+        assert third is not None
+        [duplicate] = [r for r in third.rule_results if r["rule"] == "duplicate"]
+        assert duplicate["verdict"] == "failed"
+        assert approved["claim_no"] in duplicate["detail"]
+        assert rejected["SR-2026-600001"]["claim_no"] not in duplicate["detail"]

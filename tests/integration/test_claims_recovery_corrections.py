@@ -4,13 +4,18 @@ claimant's dispute deadline; when a waiting claim's old part is due."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
+from alembic import command
 from prometheus_client import REGISTRY
 from sqlalchemy import select, update
 
+from services.claims.app import DEFINITION as CLAIMS
 from services.claims.commands import adjudication, recovery
 from services.claims.commands.desk import Desk
 from services.claims.commands.errors import Conflict, Invalid
@@ -20,8 +25,11 @@ from services.claims.db.reference import ReferenceData
 from services.claims.db.repository import ClaimRepository
 from services.claims.domain.claim import IllegalTransition
 from services.claims.domain.policy import CataloguePart
-from services.claims.events.handlers import on_core_received
+from services.claims.events.handlers import on_core_received, on_supplier_chargeback
 from services.claims.settings import ClaimsSettings
+from shared.db.engine import create_engine
+from shared.db.migrations import alembic_config
+from shared.events.schemas.billing import SupplierChargebackIssuedV1
 from shared.events.schemas.intake import ReplacedPartV1
 from shared.events.schemas.parts import CoreReceivedV1
 from shared.messaging.outbox import envelope_for
@@ -529,3 +537,170 @@ async def test_an_auditor_reads_every_claims_route_and_changes_nothing(
                     assert response.status_code == 403, (method, path, response.status_code)
                     writes += 1
         assert reads >= 15 and writes >= 15
+
+
+def chargeback(number: str, reference: str, total: str, at: datetime) -> SupplierChargebackIssuedV1:
+    return SupplierChargebackIssuedV1(
+        chargeback_no=number,
+        supplier_id="S-01",
+        reference=reference,
+        settle_by="chargeback",
+        total=Decimal(total),
+        currency="CNY",
+        issued_at=at,
+    )
+
+
+@pytest.mark.parametrize("backend", ["postgresql", "sqlite"])
+async def test_every_chargeback_of_a_recovery_is_kept_whatever_order_they_come_in(
+    databases: DatabaseFactory, backend: str, tmp_path: Path
+) -> None:
+    """Billing charges a final recovery, then charges again (same recovery, a new chargeback)
+    after a correction; the newer arrives first, both are replayed: both kept, the latest by
+    issue time shown as the recovery's chargeback."""
+    sqlite_in = tmp_path if backend == "sqlite" else None
+    async with claims_database(databases, sqlite_in) as unit_of_work:
+        await report(unit_of_work, "SR-2026-931001")
+        await desk_pass(unit_of_work, DESK, NOW)
+        await desk_pass(unit_of_work, DESK, NOW + timedelta(days=10))
+        [final] = await events(unit_of_work, "claims.supplier_recovery.finalized")
+        number = final["recovery_no"]
+        first = chargeback("SC-2026-000001", number, "1360.00", NOW + timedelta(days=10))
+        additional = chargeback("SC-2026-000007", number, "200.00", NOW + timedelta(days=12))
+        disposal = chargeback("SC-2026-000003", "DP-2026-000001", "50.00", NOW)
+        for event in (additional, first, additional, disposal, first):
+            uow = unit_of_work()
+            async with uow:
+                await on_supplier_chargeback(uow, event, envelope_for(event))
+                await uow.commit()
+
+        uow = unit_of_work()
+        async with uow:
+            row = (
+                await uow.session.execute(
+                    select(RecoveryRow).where(RecoveryRow.recovery_no == number)
+                )
+            ).scalar_one()
+        assert row.state == "billed" and row.chargeback_no == "SC-2026-000007"
+        assert [(c["chargeback_no"], c["total"]) for c in row.chargebacks] == [
+            ("SC-2026-000001", "1360.00"),
+            ("SC-2026-000007", "200.00"),
+        ]
+        assert row.chargebacks[0]["issued_at"] == (NOW + timedelta(days=10)).isoformat()
+        billed = [h for h in row.history if h["action"] == "billed"]
+        assert [h["note"] for h in billed] == ["SC-2026-000007", "SC-2026-000001"]
+
+
+@pytest.mark.parametrize("backend", ["postgresql", "sqlite"])
+async def test_a_recovery_billed_before_chargebacks_were_kept_keeps_its_chargeback(
+    databases: DatabaseFactory, backend: str, tmp_path: Path
+) -> None:
+    url = (
+        await databases.create("claims")
+        if backend == "postgresql"
+        else f"sqlite+aiosqlite:///{tmp_path / 'claims.db'}"
+    )
+    await asyncio.to_thread(
+        command.upgrade, alembic_config(CLAIMS.migrations_dir, url), "claims_0007"
+    )
+    engine = create_engine(url)
+    finalized_at = datetime(2026, 12, 6, 0, 5, tzinfo=UTC)
+    # The table as claims_0007 left it.
+    before = sa.table(
+        "supplier_recoveries",
+        *(sa.column(c.name, c.type) for c in RecoveryRow.__table__.c if c.name != "chargebacks"),
+    )
+    try:
+        async with engine.begin() as connection:
+            for recovery_no, chargeback_no in (
+                ("RC-2026-000001", "SC-2026-000009"),
+                ("RC-2026-000002", None),
+            ):
+                await connection.execute(
+                    before.insert().values(
+                        recovery_no=recovery_no,
+                        supplier_id="S-01",
+                        claim_no=f"WC-2026-00000{recovery_no[-1]}",
+                        request_no="SR-2026-000001",
+                        product_model="WX-200",
+                        part_nos=["P-1001"],
+                        material=Decimal("350.00"),
+                        labour=Decimal("0"),
+                        travel=Decimal("0"),
+                        other=Decimal("0"),
+                        assessment=Decimal("800.00"),
+                        total=Decimal("1150.00"),
+                        state="billed" if chargeback_no else "issued",
+                        issued_at=finalized_at - timedelta(days=6),
+                        dispute_deadline=finalized_at.date(),
+                        finalized_at=finalized_at if chargeback_no else None,
+                        settle_by="chargeback",
+                        chargeback_no=chargeback_no,
+                        failed_units=1,
+                        other_entered=Decimal("0"),
+                        history=[],
+                    )
+                )
+        await asyncio.to_thread(command.upgrade, alembic_config(CLAIMS.migrations_dir, url), "head")
+        async with engine.connect() as connection:
+            rows = await connection.execute(
+                select(RecoveryRow.recovery_no, RecoveryRow.chargebacks).order_by(RecoveryRow.id)
+            )
+            kept = dict(rows.all())
+    finally:
+        await engine.dispose()
+    assert kept == {
+        "RC-2026-000001": [
+            {
+                "chargeback_no": "SC-2026-000009",
+                "total": "1150.00",
+                "settle_by": "chargeback",
+                "issued_at": finalized_at.isoformat(),
+            }
+        ],
+        "RC-2026-000002": [],
+    }
+
+
+async def test_a_supplier_disputes_through_the_api_and_a_manager_rules(
+    databases: DatabaseFactory, broker: BrokerSettings, auth: AuthSettings, staff_headers: Headers
+) -> None:
+    async with claims_service(databases, broker, auth) as claims:
+        await set_up_pumps(claims, staff_headers("manager"))
+        adjuster, manager = staff_headers("claims_adjuster"), staff_headers("manager")
+        await send(broker, catalogued("P-1001", "350.00", NOW, return_required=False))
+        await send(broker, dealer_work("SR-2026-932001"))
+        await claim_of(claims, adjuster, "SR-2026-932001", "approved")
+        [recovery_row] = (await claims.client.get("/api/v1/recoveries", headers=adjuster)).json()
+        url = f"/api/v1/recoveries/{recovery_row['recovery_no']}"
+        assert recovery_row["dispute_deadline"] == str(NOW.date() + timedelta(days=5))
+        assert recovery_row["final_on"] == str(NOW.date() + timedelta(days=6))
+
+        disputed = await claims.client.post(
+            f"{url}/dispute", json={"reason": "motor was misused"}, headers=adjuster
+        )
+        assert disputed.status_code == 200, disputed.text
+        assert disputed.json()["state"] == "disputed"
+        assert disputed.json()["may_dispute_now"] is False
+        again = await claims.client.post(f"{url}/dispute", json={"reason": "x"}, headers=adjuster)
+        assert again.status_code == 409 and again.json()["allowed"] == ["rule"]
+        out_of_range = await claims.client.post(
+            f"{url}/ruling",
+            json={"upheld": True, "assessment": "2500", "reason": "x"},
+            headers=manager,
+        )
+        assert out_of_range.status_code == 422
+        ruled = await claims.client.post(
+            f"{url}/ruling",
+            json={"upheld": True, "assessment": "600.00", "reason": "re-verified: motor fault"},
+            headers=manager,
+        )
+        assert ruled.status_code == 200, ruled.text
+        body = ruled.json()
+        assert body["state"] == "finalized" and body["ruling"] == "re-verified: motor fault"
+        assert Decimal(body["assessment"]) == Decimal("600.00")
+        [dispute_event] = await published(claims, "claims.supplier_recovery.disputed")
+        assert dispute_event["reason"] == "motor was misused"
+        [finalized] = await published(claims, "claims.supplier_recovery.finalized")
+        assert Decimal(finalized["assessment"]) == Decimal("600.00")
+        assert Decimal(finalized["total"]) == Decimal(body["total"])

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
 
 from services.claims.domain.claim import ClaimLine, LineKind
@@ -13,6 +13,7 @@ from services.claims.domain.recovery import (
     dispute_deadline,
     may_dispute,
     recovery_amounts,
+    with_chargeback,
 )
 
 
@@ -96,3 +97,33 @@ def test_the_assessment_counts_every_failed_unit_of_the_suppliers_part() -> None
     assert (recovery.failed_units, recovery.assessment_per_unit) == (2, Decimal("800"))
     assert recovery.assessment == Decimal("1600")
     assert recovery.total == Decimal("2300.00")
+
+
+def test_every_chargeback_is_kept_in_issue_order_whatever_order_they_arrive_in() -> None:
+    first_at = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
+    # The additional charge after a correction arrives first, stamped in another zone.
+    later = with_chargeback(
+        [],
+        "SC-2",
+        Decimal("-180.00"),
+        "chargeback",
+        first_at.astimezone(timezone(timedelta(hours=8))) + timedelta(days=3),
+    )
+    assert later is not None
+    both = with_chargeback(later, "SC-1", Decimal("1360.00"), "chargeback", first_at)
+    assert both is not None
+    assert [c["chargeback_no"] for c in both] == ["SC-1", "SC-2"]
+    assert both[0] == {
+        "chargeback_no": "SC-1",
+        "total": "1360.00",
+        "settle_by": "chargeback",
+        "issued_at": "2026-12-01T09:00:00+00:00",
+    }
+    assert both[1]["issued_at"] == "2026-12-04T09:00:00+00:00"
+    # A replay of either changes nothing.
+    assert with_chargeback(both, "SC-2", Decimal("-180.00"), "chargeback", first_at) is None
+    assert with_chargeback(both, "SC-1", Decimal("1360.00"), "chargeback", first_at) is None
+    # One kept before its issue time was (migrated) sorts first.
+    old = [{"chargeback_no": "SC-0", "total": None, "settle_by": None, "issued_at": None}]
+    merged = with_chargeback(old, "SC-3", Decimal("1"), "deduction", first_at)
+    assert merged is not None and [c["chargeback_no"] for c in merged] == ["SC-0", "SC-3"]

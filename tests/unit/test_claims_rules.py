@@ -202,6 +202,16 @@ def test_same_unit_and_fault_within_the_window_is_a_duplicate() -> None:
     )
 
 
+def test_a_claim_that_claimed_nothing_is_no_duplicate_of_anything() -> None:
+    # Misuse diagnosed before any repair: no part, labour or travel; rejected for the
+    # customer's damage alone, however many claims the unit had before.
+    nothing = claim(cause="misuse", parts=[], labour_hours=Decimal("0"), travel_km=Decimal("0"))
+    earlier = [("WC-2026-000000", REPAIRED - timedelta(days=3))]
+    result = adjudicate(nothing, evidence(earlier_claims=earlier), SETTINGS)
+    assert result.reason_codes == ["CDR"]
+    assert rule(result, "duplicate").verdict is Verdict.NOT_APPLICABLE  # type: ignore[attr-defined]
+
+
 def test_submitted_too_late_rejects_with_sub() -> None:
     late = claim(opened_at=REPAIRED + timedelta(days=31))
     assert adjudicate(late, evidence(), SETTINGS).reason_codes == ["SUB"]

@@ -17,6 +17,10 @@ from shared.auth.roles import Role
 from shared.auth.tokens import Staff
 from shared.http.problems import Problem
 
+# PostgreSQL text cannot hold the NUL character: such input is refused as invalid (422)
+# instead of failing in the database.
+NO_NUL = r"^[^\x00]*$"
+
 Reader = Annotated[Staff, Depends(require_roles(Role.CLAIMS_ADJUSTER, Role.MANAGER, read=True))]
 Adjuster = Annotated[Staff, Depends(require_roles(Role.CLAIMS_ADJUSTER, Role.MANAGER))]
 Manager = Annotated[Staff, Depends(require_roles(Role.MANAGER))]

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Path, Query
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
-from services.claims.api.deps import Adjuster, DeskDep, Manager, Reader, refusals
+from services.claims.api.deps import NO_NUL, Adjuster, DeskDep, Manager, Reader, refusals
 from services.claims.commands import recovery, reporting, settlements
 from services.claims.db.models import (
     QualityAlertRow,
@@ -25,6 +25,13 @@ from shared.http.problems import Problem
 
 router = APIRouter(prefix="/api/v1", tags=["supplier recovery, settlements, quality"])
 RecoveryNo = Annotated[str, Path(pattern=r"^RC-\d{4}-\d{6}$")]
+
+
+class ChargebackRead(BaseModel):
+    chargeback_no: str
+    total: Decimal | None
+    settle_by: str | None
+    issued_at: AwareDatetime | None
 
 
 class RecoveryRead(BaseModel):
@@ -51,7 +58,14 @@ class RecoveryRead(BaseModel):
     finalized_at: AwareDatetime | None
     settle_by: str
     settlement_no: str | None
-    chargeback_no: str | None
+    chargeback_no: str | None = Field(
+        description="The latest of billing's chargebacks (by issued_at); every one is in "
+        "chargebacks"
+    )
+    chargebacks: list[ChargebackRead] = Field(
+        description="Every chargeback billing issued for it, oldest first (billing charges "
+        "again after a correction)"
+    )
     failed_units: int
     assessment_per_unit: Decimal | None
     other_entered: Decimal = Field(description="Other losses staff entered (part of other)")
@@ -71,11 +85,14 @@ class RecoveryRead(BaseModel):
 
 def _recovery(row: RecoveryRow) -> RecoveryRead:
     data = {
-        k: getattr(row, k) for k in RecoveryRead.model_fields if hasattr(row, k) and k != "history"
+        k: getattr(row, k)
+        for k in RecoveryRead.model_fields
+        if hasattr(row, k) and k not in ("history", "chargebacks")
     }
     return RecoveryRead(
         **data,
         history=list(row.history or []),
+        chargebacks=[ChargebackRead(**c) for c in row.chargebacks or []],
         final_on=date.fromordinal(row.dispute_deadline.toordinal() + 1),
         may_dispute_now=may_dispute(
             RecoveryState(row.state), row.dispute_deadline, datetime.now(UTC).date()
@@ -88,7 +105,7 @@ async def list_recoveries(
     uow: UnitOfWorkDep,
     _: Reader,
     state: RecoveryState | None = None,
-    supplier_id: Annotated[str | None, Query(max_length=50)] = None,
+    supplier_id: Annotated[str | None, Query(max_length=50, pattern=NO_NUL)] = None,
     correction_needed: bool | None = Query(
         None, description="true: final recoveries a later ruling has made wrong"
     ),
@@ -125,7 +142,7 @@ async def get_recovery(recovery_no: RecoveryNo, uow: UnitOfWorkDep, _: Reader) -
 class Reason(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    reason: str = Field(min_length=1, max_length=2000)
+    reason: str = Field(min_length=1, max_length=2000, pattern=NO_NUL)
 
 
 class RecoveryRulingIn(Reason):
@@ -145,7 +162,7 @@ class OtherLossesIn(Reason):
 
 
 class ClaimOtherLossesIn(OtherLossesIn):
-    supplier_id: str = Field(min_length=1, max_length=50)
+    supplier_id: str = Field(min_length=1, max_length=50, pattern=NO_NUL)
 
 
 class ClaimOtherLossesRead(BaseModel):

@@ -6,10 +6,10 @@ from datetime import date
 from decimal import Decimal
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Path, Response
+from fastapi import APIRouter, Path, Query, Response
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from services.claims.api.deps import Manager, Reader
+from services.claims.api.deps import NO_NUL, Manager, Reader
 from services.claims.db.reference import ReferenceData
 from services.claims.domain.policy import LabourOperation, LabourRate, Supplier, WarrantyPolicy
 from shared.http.deps import UnitOfWorkDep
@@ -23,18 +23,21 @@ Code = Annotated[str, Path(min_length=1, max_length=30, pattern=r"^[A-Za-z0-9_.-
 PolicyId = Annotated[int, Path(ge=1, le=2_147_483_647)]
 
 
+Listed = Annotated[str, Field(max_length=50, pattern=NO_NUL)]
+
+
 class PolicyIn(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    product_model: str = Field(min_length=1, max_length=100)
+    product_model: str = Field(min_length=1, max_length=100, pattern=NO_NUL)
     effective_from: date
     effective_to: date | None = None
     period_months: int = Field(ge=0, le=240)
     covers_parts: bool = True
     covers_labour: bool = True
     covers_travel: bool = True
-    excluded_causes: list[str] = []
-    excluded_parts: list[str] = []
+    excluded_causes: list[Listed] = []
+    excluded_parts: list[Listed] = []
     travel_cap_km: Decimal | None = Field(None, ge=0, max_digits=9, decimal_places=1)
 
     @model_validator(mode="after")
@@ -81,7 +84,9 @@ def _policy_read(policy: WarrantyPolicy) -> PolicyRead:
 
 @router.get("/policies", summary="Warranty policies")
 async def list_policies(
-    uow: UnitOfWorkDep, _: Reader, product_model: str | None = None
+    uow: UnitOfWorkDep,
+    _: Reader,
+    product_model: Annotated[str | None, Query(max_length=100, pattern=NO_NUL)] = None,
 ) -> list[PolicyRead]:
     async with uow:
         return [_policy_read(p) for p in await ReferenceData(uow.session).policies(product_model)]
@@ -129,10 +134,10 @@ async def delete_policy(policy_id: PolicyId, uow: UnitOfWorkDep, _: Manager) -> 
 class OperationIn(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    product_line: str = Field(min_length=1, max_length=50)
-    description: str = Field(min_length=1, max_length=200)
+    product_line: str = Field(min_length=1, max_length=50, pattern=NO_NUL)
+    description: str = Field(min_length=1, max_length=200, pattern=NO_NUL)
     standard_hours: Decimal = Field(gt=0, max_digits=6, decimal_places=2)
-    fault_code: str | None = Field(None, max_length=50)
+    fault_code: str | None = Field(None, max_length=50, pattern=NO_NUL)
 
 
 class OperationRead(OperationIn):
@@ -151,7 +156,9 @@ def _operation_read(o: LabourOperation) -> OperationRead:
 
 @router.get("/operations", summary="Labour operation codes with standard hours")
 async def list_operations(
-    uow: UnitOfWorkDep, _: Reader, product_line: str | None = None
+    uow: UnitOfWorkDep,
+    _: Reader,
+    product_line: Annotated[str | None, Query(max_length=50, pattern=NO_NUL)] = None,
 ) -> list[OperationRead]:
     async with uow:
         return [
@@ -223,7 +230,7 @@ async def put_rate(product_line: Code, body: RateIn, uow: UnitOfWorkDep, _: Mana
 class SupplierIn(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    name: str = Field(min_length=1, max_length=200)
+    name: str = Field(min_length=1, max_length=200, pattern=NO_NUL)
     assessment_per_unit: Decimal = Field(ge=500, le=2000, max_digits=10, decimal_places=2)
     dispute_days: int | None = Field(None, ge=0, le=60)
     settle_by: Literal["chargeback", "deduction"] = "chargeback"

@@ -10,7 +10,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from services.claims.api.deps import Adjuster, DeskDep, Manager, Reader, refusals
+from services.claims.api.deps import NO_NUL, Adjuster, DeskDep, Manager, Reader, refusals
 from services.claims.commands import adjudication
 from services.claims.commands.adjudication import LineDecision
 from services.claims.db.repository import ClaimFilter, ClaimRepository
@@ -155,14 +155,16 @@ async def list_claims(
     status: ClaimStatus | None = None,
     source: ClaimSource | None = None,
     request_no: Annotated[
-        str | None, Query(max_length=20, description="The service request's claim")
+        str | None,
+        Query(max_length=20, pattern=NO_NUL, description="The service request's claim"),
     ] = None,
-    dealer_id: Annotated[str | None, Query(max_length=50)] = None,
-    supplier_id: Annotated[str | None, Query(max_length=50)] = None,
-    product_model: Annotated[str | None, Query(max_length=100)] = None,
+    dealer_id: Annotated[str | None, Query(max_length=50, pattern=NO_NUL)] = None,
+    supplier_id: Annotated[str | None, Query(max_length=50, pattern=NO_NUL)] = None,
+    product_model: Annotated[str | None, Query(max_length=100, pattern=NO_NUL)] = None,
     reason_code: ReasonCode | None = None,
-    min_amount: Annotated[Decimal | None, Query(ge=0)] = None,
-    max_amount: Annotated[Decimal | None, Query(ge=0)] = None,
+    # As the amounts are kept: a bigger one is a client's mistake, not a database error.
+    min_amount: Annotated[Decimal | None, Query(ge=0, max_digits=12, decimal_places=2)] = None,
+    max_amount: Annotated[Decimal | None, Query(ge=0, max_digits=12, decimal_places=2)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> list[ClaimRead]:
     where = ClaimFilter(
@@ -213,7 +215,7 @@ class DecisionIn(BaseModel):
         default=[], description="Lines whose approved amount differs from the rules' proposal"
     )
     reason_codes: list[ReasonCode] = []
-    reason: str | None = Field(None, min_length=1, max_length=2000)
+    reason: str | None = Field(None, min_length=1, max_length=2000, pattern=NO_NUL)
 
 
 class RulingIn(BaseModel):
@@ -223,13 +225,13 @@ class RulingIn(BaseModel):
     reason_codes: list[ReasonCode] = Field(
         default=[], description="A claim-level refusal (EW, CDR, NDF, PNR, SUB, DUP)"
     )
-    reason: str = Field(min_length=1, max_length=2000)
+    reason: str = Field(min_length=1, max_length=2000, pattern=NO_NUL)
 
 
 class DisputeIn(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    reason: str = Field(min_length=1, max_length=2000)
+    reason: str = Field(min_length=1, max_length=2000, pattern=NO_NUL)
 
 
 def _decisions(lines: list[LineDecisionIn]) -> list[LineDecision]:

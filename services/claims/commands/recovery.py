@@ -29,6 +29,7 @@ from services.claims.domain.recovery import (
     may_change_amounts,
     may_dispute,
     recovery_amounts,
+    with_chargeback,
 )
 from shared.db.unit_of_work import UnitOfWork
 from shared.events.schemas.claims import (
@@ -459,15 +460,40 @@ async def finalize_if_due(uow: UnitOfWork, desk: Desk, recovery_no: str, now: da
     return True
 
 
-async def mark_billed(uow: UnitOfWork, reference: str, chargeback_no: str) -> bool:
+async def mark_billed(
+    uow: UnitOfWork,
+    reference: str,
+    chargeback_no: str,
+    total: Decimal,
+    settle_by: str,
+    issued_at: datetime,
+) -> bool:
+    """Billing charged the supplier for a recovery; it charges again (same recovery, a new
+    chargeback) after a correction. Every chargeback is kept, and ``chargeback_no`` is the
+    latest by ``issued_at``, so a replay or an older one arriving late changes nothing."""
     row = (
-        await uow.session.execute(select(RecoveryRow).where(RecoveryRow.recovery_no == reference))
+        await uow.session.execute(
+            # Locked: two chargebacks of one recovery handled at once must both be kept.
+            select(RecoveryRow).where(RecoveryRow.recovery_no == reference).with_for_update()
+        )
     ).scalar_one_or_none()
-    if row is None or row.chargeback_no == chargeback_no:
+    if row is None:
+        return False  # a disposal's chargeback, or not a recovery of claims
+    chargebacks = with_chargeback(row.chargebacks or [], chargeback_no, total, settle_by, issued_at)
+    if chargebacks is None:
         return False
-    row.chargeback_no = chargeback_no
+    row.chargebacks = chargebacks
+    row.chargeback_no = chargebacks[-1]["chargeback_no"]
     if row.state != RecoveryState.WITHDRAWN.value:
         row.state = RecoveryState.BILLED.value
-    _note(row, "billed", datetime.now(UTC), "billing", chargeback_no)
+    _note(
+        row,
+        "billed",
+        datetime.now(UTC),
+        "billing",
+        chargeback_no,
+        chargeback_total=str(total),
+        chargeback_issued_at=issued_at.astimezone(UTC).isoformat(),
+    )
     await uow.session.flush()
     return True

@@ -25,9 +25,10 @@ def month_bounds(period: str) -> tuple[datetime, datetime]:
     try:
         year, month = (int(x) for x in period.split("-"))
         start = datetime(year, month, 1, tzinfo=UTC)
+        # Inside the try: the month after December 9999 is no date either.
+        end = datetime(year + month // 12, month % 12 + 1, 1, tzinfo=UTC)
     except ValueError as exc:
         raise Invalid("period", f"{period!r} is not a month (YYYY-MM)") from exc
-    end = datetime(year + month // 12, month % 12 + 1, 1, tzinfo=UTC)
     return start, end
 
 

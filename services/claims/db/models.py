@@ -191,7 +191,11 @@ class RecoveryRow(Base):
     finalized_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     settle_by: Mapped[str] = mapped_column(String(20))
     settlement_no: Mapped[str | None] = mapped_column(String(20))
+    # The latest of billing's chargebacks by ``issued_at``; every one is in ``chargebacks``
+    # (billing charges again after a correction), oldest first: {chargeback_no, total,
+    # settle_by, issued_at}.
     chargeback_no: Mapped[str | None] = mapped_column(String(30))
+    chargebacks: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     # The assessment is per failed unit of the supplier's part on the claim.
     failed_units: Mapped[int] = mapped_column(Integer, default=1)
     assessment_per_unit: Mapped[Decimal | None] = mapped_column(Numeric(10, 2))

@@ -23,6 +23,7 @@ from services.claims.domain.claim import (
     ClaimSource,
     ClaimStatus,
     WarrantyClaim,
+    claims_nothing,
     in_review_since,
 )
 from services.claims.domain.opening import CUSTOMER_CAUSES
@@ -215,11 +216,20 @@ class ClaimRepository:
         return await self.get(claim.claim_no, lock=True)
 
     async def same_unit_and_fault(self, claim: WarrantyClaim) -> list[tuple[str, datetime]]:
-        """Earlier claims on the unit and fault that were not themselves refused as duplicates."""
+        """Earlier claims on the unit and fault that were not themselves refused as duplicates
+        and asked to be paid for something: a claim opened from a misuse diagnosis, with no
+        lines, must not make the genuine claim after it a duplicate."""
         if claim.fault_code is None:
             return []
         rows = await self._session.execute(
-            select(ClaimRow.claim_no, ClaimRow.repaired_at, ClaimRow.reason_codes).where(
+            select(
+                ClaimRow.claim_no,
+                ClaimRow.repaired_at,
+                ClaimRow.reason_codes,
+                ClaimRow.parts,
+                ClaimRow.labour_hours,
+                ClaimRow.travel_km,
+            ).where(
                 ClaimRow.serial_no == claim.serial_no,
                 ClaimRow.fault_code == claim.fault_code,
                 ClaimRow.claim_no != claim.claim_no,
@@ -227,7 +237,11 @@ class ClaimRepository:
                 < select(ClaimRow.id).where(ClaimRow.claim_no == claim.claim_no).scalar_subquery(),
             )
         )
-        return [(no, at) for no, at, codes in rows if ",DUP," not in (codes or "")]
+        return [
+            (no, at)
+            for no, at, codes, parts, hours, km in rows
+            if ",DUP," not in (codes or "") and not claims_nothing(len(parts or []), hours, km)
+        ]
 
     async def count_failures(
         self, product_model: str, fault_code: str, start: datetime, end: datetime

@@ -131,6 +131,12 @@ class ClaimLine:
         )
 
 
+def claims_nothing(part_count: int, labour_hours: Decimal, travel_km: Decimal) -> bool:
+    """Whether a claim asks to be paid for nothing at all: such a claim cannot duplicate
+    another, nor make a later one a duplicate of it."""
+    return part_count == 0 and labour_hours == 0 and travel_km == 0
+
+
 @dataclass(frozen=True)
 class ClaimNumber:
     year: int
@@ -181,6 +187,11 @@ class WarrantyClaim:
     @property
     def amount_approved(self) -> Decimal:
         return sum((line.amount_approved for line in self.lines), Decimal("0.00"))
+
+    @property
+    def claims_nothing(self) -> bool:
+        """No part, labour or travel asked for (a misuse diagnosed before any repair)."""
+        return claims_nothing(len(self.parts), self.labour_hours, self.travel_km)
 
     @property
     def supplier_ids(self) -> list[str]:

@@ -3,10 +3,12 @@ warranty repair, and the calendar-day window it has to dispute."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from enum import StrEnum
+from typing import Any
 
 from services.claims.domain.claim import ClaimLine, LineKind
 from services.claims.domain.rules import ZERO, money
@@ -112,3 +114,30 @@ def dispute_near_deadline(
     (or already past: it is then more urgent, not less). A recovery merely open to dispute
     does not count: there is nothing to rule on yet, and every recovery passes its last day."""
     return state is RecoveryState.DISPUTED and dispute_window_ends(deadline) - now <= warning
+
+
+def _issued_at(chargeback: Mapping[str, Any]) -> datetime:
+    at = chargeback.get("issued_at")
+    return datetime.fromisoformat(at) if at else datetime.min.replace(tzinfo=UTC)
+
+
+def with_chargeback(
+    known: Sequence[Mapping[str, Any]],
+    chargeback_no: str,
+    total: Decimal,
+    settle_by: str,
+    issued_at: datetime,
+) -> list[dict[str, Any]] | None:
+    """Billing's chargebacks of one recovery with one more, oldest first by ``issued_at``
+    (then number), whatever order they arrive in; None when it is known already (a replay)."""
+    if any(c["chargeback_no"] == chargeback_no for c in known):
+        return None
+    added = {
+        "chargeback_no": chargeback_no,
+        "total": str(total),
+        "settle_by": settle_by,
+        "issued_at": issued_at.astimezone(UTC).isoformat(),
+    }
+    return sorted(
+        [dict(c) for c in known] + [added], key=lambda c: (_issued_at(c), c["chargeback_no"])
+    )

@@ -81,7 +81,8 @@ class Evidence:
     policy: WarrantyPolicy | None
     operation: LabourOperation | None
     catalogue: Mapping[str, CataloguePart]
-    # Other claims on the same unit and fault: (claim number, repair time).
+    # Earlier claims on the same unit and fault that asked for something (claim number,
+    # repair time): one that claimed nothing duplicates nothing.
     earlier_claims: Sequence[tuple[str, datetime]] = ()
     cores: Mapping[str, CoreState] = field(default_factory=dict)
 
@@ -238,6 +239,8 @@ def _claim_level(
     ]
     if claim.fault_code is None:
         results.append(RuleResult("duplicate", Verdict.NOT_APPLICABLE, "no fault code"))
+    elif claim.claims_nothing:
+        results.append(RuleResult("duplicate", Verdict.NOT_APPLICABLE, "nothing claimed"))
     elif duplicates:
         results.append(
             RuleResult(

@@ -336,4 +336,6 @@ async def on_dealer_statement(
 async def on_supplier_chargeback(
     uow: UnitOfWork, event: SupplierChargebackIssuedV1, _envelope: Envelope
 ) -> None:
-    await mark_billed(uow, event.reference, event.chargeback_no)
+    await mark_billed(
+        uow, event.reference, event.chargeback_no, event.total, event.settle_by, event.issued_at
+    )
