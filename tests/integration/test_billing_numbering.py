@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from datetime import UTC, datetime
+from decimal import Decimal
 
 import httpx
 from sqlalchemy import select
@@ -14,6 +16,7 @@ from services.billing.app import DEFINITION as BILLING
 from services.billing.db.models import InvoiceRow
 from services.billing.events import handlers as on
 from shared.db.engine import create_engine, create_session_factory
+from shared.events.schemas import claims
 from shared.messaging.outbox import envelope_for
 from shared.settings import AuthSettings, BrokerSettings
 from tests.integration.test_billing_events import completed, triaged
@@ -127,3 +130,65 @@ async def test_concurrent_payments_through_two_instances_lose_nothing(
         assert balance.json()["owed"] == "0.00" and balance.json()["credit"] == "114.10"
         [invoice] = await _invoices(url)
         assert invoice.paid == invoice.total
+
+
+async def _ledger_balance(service: RunningService, headers: dict[str, str]) -> str:
+    ledger = await service.client.get("/api/v1/supplier-payables/SUP-5", headers=headers)
+    [balance] = ledger.json()["balances"]
+    return str(balance["balance"])
+
+
+async def test_two_clerks_paying_a_supplier_at_once_never_overpay_it(
+    databases: DatabaseFactory, broker: BrokerSettings, auth: AuthSettings, staff_headers: Headers
+) -> None:
+    """Two billing instances, twelve payments of 100.00 at once against 1000.00 owed: ten
+    are booked, two refused, the balance is 0.00. A deduction booked while a payment is being
+    checked is waited for and counted (the supplier's account row is locked by both)."""
+    url = await databases.migrated(BILLING.migrations_dir, "billing")
+    async with (
+        running_service(BILLING, url, broker, auth) as first,
+        running_service(BILLING, url, broker, auth) as second,
+    ):
+        clerk = staff_headers("billing_clerk")
+        base = "/api/v1/supplier-payables/SUP-5"
+        invoice = {"invoice_no": "S5-1", "amount": "1000.00", "invoice_date": "2026-11-02"}
+        assert (await first.client.post(f"{base}/invoices", json=invoice, headers=clerk)).is_success
+        answers = await asyncio.gather(
+            *(
+                (first if i % 2 else second).client.post(
+                    f"{base}/payments", json={"amount": "100.00"}, headers=clerk
+                )
+                for i in range(12)
+            )
+        )
+        assert sorted(a.status_code for a in answers) == [201] * 10 + [409] * 2
+        assert await _ledger_balance(first, clerk) == "0.00"
+
+        # 500.00 owed again; a deduction of 450.00 is being booked (not yet committed) when a
+        # clerk pays 100.00: the payment waits for it and is refused (50.00 is left).
+        invoice = {"invoice_no": "S5-2", "amount": "500.00", "invoice_date": "2026-11-03"}
+        assert (await first.client.post(f"{base}/invoices", json=invoice, headers=clerk)).is_success
+        deduction = claims.SupplierRecoveryFinalizedV1(
+            recovery_no="SRC-55",
+            supplier_id="SUP-5",
+            claim_no="WC-55",
+            request_no="SR-55",
+            total=Decimal("450.00"),
+            currency="CNY",
+            settle_by="deduction",
+            finalized_at=datetime.now(UTC),
+        )
+        uow = first.runtime.unit_of_work()
+        async with uow:
+            await on.on_recovery_finalized(uow, deduction, envelope_for(deduction))
+            await uow.session.flush()
+            paying = asyncio.create_task(
+                second.client.post(f"{base}/payments", json={"amount": "100.00"}, headers=clerk)
+            )
+            await asyncio.sleep(1.0)
+            assert not paying.done()  # waiting for the supplier's account row
+            await uow.commit()
+        refused = await paying
+        assert refused.status_code == 409, refused.text
+        assert "50.00" in refused.json()["detail"]
+        assert await _ledger_balance(first, clerk) == "50.00"
