@@ -321,6 +321,11 @@ async def test_roles_are_checked_on_every_route(
     assert part.status_code == 422 and part.json()["errors"][0]["field"] == "part_no"
     contracts = await client.get("/api/v1/contracts", headers=auditor)
     assert [c["customer_id"] for c in contracts.json()] == ["CUST-DEMO-001"]
+    # The demo price list: labour for pumps and compressors, travel, call-out, parts.
+    demo = (await client.get("/api/v1/prices", headers=auditor)).json()
+    labour = {p["key"] for p in demo if p["item"] == "labour"}
+    assert {"pumps/*", "compressors/*", "compressors/repair"} <= labour
+    assert {"travel_km", "travel_flat", "call_out", "part"} <= {p["item"] for p in demo}
     # Seeding again adds nothing.
     assert "0 prices" in await BILLING.seed_demo(billing.runtime.unit_of_work())  # type: ignore[misc]
 
