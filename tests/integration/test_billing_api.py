@@ -287,6 +287,24 @@ async def test_invoices_credit_notes_payments_and_settlement(
             "within_target": False,
         }
     ]
+    share_csv = await client.get("/api/v1/reports/cost-share?format=csv", headers=clerk)
+    assert share_csv.text.splitlines() == [
+        "month,sales,cost,share_percent,target_percent,within_target",
+        "2026-11,10000.00,210.00,2.10,2,False",
+    ]
+    # Every report, by every dimension, exports as CSV with its header.
+    for by in ("month", "category", "product_model", "service_centre", "dealer", "supplier"):
+        exported = await client.get(
+            f"/api/v1/reports/revenue-and-cost?by={by}&format=csv", headers=clerk
+        )
+        assert exported.headers["content-type"].startswith("text/csv"), by
+        assert exported.text.splitlines()[0] == "key,revenue,cost", by
+    for route in router.routes:
+        assert isinstance(route, APIRoute)
+        if route.path.startswith("/api/v1/reports/"):
+            query = "by=month&" if route.path.endswith("revenue-and-cost") else ""
+            exported = await client.get(f"{route.path}?{query}format=csv", headers=clerk)
+            assert exported.headers["content-type"].startswith("text/csv"), route.path
     by_model = await client.get(
         "/api/v1/reports/revenue-and-cost?by=product_model&format=csv", headers=clerk
     )
