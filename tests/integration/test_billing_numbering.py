@@ -192,3 +192,41 @@ async def test_two_clerks_paying_a_supplier_at_once_never_overpay_it(
         assert refused.status_code == 409, refused.text
         assert "50.00" in refused.json()["detail"]
         assert await _ledger_balance(first, clerk) == "50.00"
+
+
+async def test_credit_notes_issued_at_once_through_two_instances_never_exceed_the_invoice(
+    databases: DatabaseFactory, broker: BrokerSettings, auth: AuthSettings, staff_headers: Headers
+) -> None:
+    url = await databases.migrated(BILLING.migrations_dir, "billing")
+    async with (
+        running_service(BILLING, url, broker, auth) as first,
+        running_service(BILLING, url, broker, auth) as second,
+    ):
+        await BILLING.seed_demo(first.runtime.unit_of_work())  # type: ignore[misc]
+        for event, run in (
+            (triaged("SR-2026-000078", in_warranty=False), on.on_request_triaged),
+            (completed("SR-2026-000078"), on.on_job_completed),
+        ):
+            uow = first.runtime.unit_of_work()
+            async with uow:
+                await run(uow, event, envelope_for(event))
+                await uow.commit()
+        [invoice] = await _invoices(url)
+        clerk = staff_headers("billing_clerk")
+        body = {"amount": "100.00", "reason": "多计"}
+        answers = await asyncio.gather(
+            *(
+                (first if i % 2 else second).client.post(
+                    f"/api/v1/invoices/{invoice.invoice_no}/credit-notes", json=body, headers=clerk
+                )
+                for i in range(10)
+            )
+        )
+        # 485.90 invoiced: four notes of 100.00 fit, the rest would credit more than is left.
+        assert sorted(a.status_code for a in answers) == [201] * 4 + [409] * 6
+        year = invoice.issued_at.year
+        assert sorted(a.json()["credit_note_no"] for a in answers if a.status_code == 201) == [
+            f"CN-{year}-{n:06d}" for n in range(1, 5)
+        ]
+        [invoice] = await _invoices(url)
+        assert invoice.credited == Decimal("400.00")
