@@ -152,7 +152,16 @@ async def test_two_clerks_paying_a_supplier_at_once_never_overpay_it(
         clerk = staff_headers("billing_clerk")
         base = "/api/v1/supplier-payables/SUP-5"
         invoice = {"invoice_no": "S5-1", "amount": "1000.00", "invoice_date": "2026-11-02"}
-        assert (await first.client.post(f"{base}/invoices", json=invoice, headers=clerk)).is_success
+        # The same supplier invoice entered by two clerks at once: once, the others 409.
+        entered = await asyncio.gather(
+            *(
+                (first if i % 2 else second).client.post(
+                    f"{base}/invoices", json=invoice, headers=clerk
+                )
+                for i in range(6)
+            )
+        )
+        assert sorted(a.status_code for a in entered) == [201] + [409] * 5
         answers = await asyncio.gather(
             *(
                 (first if i % 2 else second).client.post(

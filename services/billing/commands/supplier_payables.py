@@ -136,6 +136,9 @@ async def record_supplier_invoice(
     if amount <= ZERO:
         raise Invalid("amount", "A supplier invoice must be for more than 0.")
     async with uow:
+        # Two clerks entering the same invoice at once: the second waits here, then finds
+        # the first one's entry (409) instead of breaking the unique key (500).
+        await lock_account(uow, supplier_id, currency)
         key = f"supplier-invoice:{supplier_id}:{invoice_no}"
         found = await uow.session.execute(
             select(SupplierLedgerEntryRow.entry_no).where(SupplierLedgerEntryRow.source_key == key)
