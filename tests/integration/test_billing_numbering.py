@@ -239,3 +239,37 @@ async def test_credit_notes_issued_at_once_through_two_instances_never_exceed_th
         ]
         [invoice] = await _invoices(url)
         assert invoice.credited == Decimal("400.00")
+
+
+async def test_the_same_price_or_sales_figure_entered_at_once_is_a_409_or_the_latest(
+    databases: DatabaseFactory, broker: BrokerSettings, auth: AuthSettings, staff_headers: Headers
+) -> None:
+    """Checked before writing, a clash between two instances writing at the same moment
+    reaches the unique key: answered 409 (a price) or taken as a later entry (sales)."""
+    url = await databases.migrated(BILLING.migrations_dir, "billing")
+    async with (
+        running_service(BILLING, url, broker, auth) as first,
+        running_service(BILLING, url, broker, auth) as second,
+    ):
+        clerk = staff_headers("billing_clerk")
+        price = {"item": "call_out", "amount": "95.00", "effective_from": "2027-03-01"}
+        prices = await asyncio.gather(
+            *(
+                (first if i % 2 else second).client.post(
+                    "/api/v1/prices", json=price, headers=clerk
+                )
+                for i in range(6)
+            )
+        )
+        assert sorted(a.status_code for a in prices) == [201] + [409] * 5
+        sales = await asyncio.gather(
+            *(
+                (first if i % 2 else second).client.put(
+                    "/api/v1/sales/2027-03", json={"amount": f"{1000 + i}.00"}, headers=clerk
+                )
+                for i in range(6)
+            )
+        )
+        assert [a.status_code for a in sales] == [200] * 6
+        share = await first.client.get("/api/v1/reports/cost-share", headers=clerk)
+        assert [r["month"] for r in share.json()] == ["2027-03"]
