@@ -287,6 +287,24 @@ async def test_invoices_credit_notes_payments_and_settlement(
             "within_target": False,
         }
     ]
+    share_csv = await client.get("/api/v1/reports/cost-share?format=csv", headers=clerk)
+    assert share_csv.text.splitlines() == [
+        "month,sales,cost,share_percent,target_percent,within_target",
+        "2026-11,10000.00,210.00,2.10,2,False",
+    ]
+    # Every report, by every dimension, exports as CSV with its header.
+    for by in ("month", "category", "product_model", "service_centre", "dealer", "supplier"):
+        exported = await client.get(
+            f"/api/v1/reports/revenue-and-cost?by={by}&format=csv", headers=clerk
+        )
+        assert exported.headers["content-type"].startswith("text/csv"), by
+        assert exported.text.splitlines()[0] == "key,revenue,cost", by
+    for route in router.routes:
+        assert isinstance(route, APIRoute)
+        if route.path.startswith("/api/v1/reports/"):
+            query = "by=month&" if route.path.endswith("revenue-and-cost") else ""
+            exported = await client.get(f"{route.path}?{query}format=csv", headers=clerk)
+            assert exported.headers["content-type"].startswith("text/csv"), route.path
     by_model = await client.get(
         "/api/v1/reports/revenue-and-cost?by=product_model&format=csv", headers=clerk
     )
@@ -321,6 +339,11 @@ async def test_roles_are_checked_on_every_route(
     assert part.status_code == 422 and part.json()["errors"][0]["field"] == "part_no"
     contracts = await client.get("/api/v1/contracts", headers=auditor)
     assert [c["customer_id"] for c in contracts.json()] == ["CUST-DEMO-001"]
+    # The demo price list: labour for pumps and compressors, travel, call-out, parts.
+    demo = (await client.get("/api/v1/prices", headers=auditor)).json()
+    labour = {p["key"] for p in demo if p["item"] == "labour"}
+    assert {"pumps/*", "compressors/*", "compressors/repair"} <= labour
+    assert {"travel_km", "travel_flat", "call_out", "part"} <= {p["item"] for p in demo}
     # Seeding again adds nothing.
     assert "0 prices" in await BILLING.seed_demo(billing.runtime.unit_of_work())  # type: ignore[misc]
 

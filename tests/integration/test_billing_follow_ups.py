@@ -9,6 +9,8 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
+import pytest
+
 from services.billing.commands.documents import receive_payment
 from services.billing.commands.quotes import QuoteLineInput, answer_quote, create_quote
 from services.billing.commands.supplier_payables import balances
@@ -208,6 +210,42 @@ async def test_a_diagnosis_made_at_once_still_costs_the_standard_time(billing: B
     costs = await billing.rows(CostEntryRow, request_no=number)
     # 5 minutes after arrival, but at least the standard 30 min × 120.
     assert [(c.kind, c.quantity, c.amount) for c in costs] == [("labour", D("0.500"), D("60.00"))]
+
+
+async def test_a_diagnosis_heard_after_the_declined_visit_was_costed_corrects_it_once(
+    billing: Billing, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    number, early = "SR-2026-002105", "SR-2026-002106"
+    settings = BillingSettings(service_point_travel_km={"SP-HZ": D("20")})
+    monkeypatch.setattr(on, "settings", lambda: settings)  # the handlers' settings too
+    # Declined after the arrival was heard, before the diagnosis: the standard 30 min.
+    await billing.handle(on.on_request_triaged, triaged(number, in_warranty=True))
+    await billing.handle(on.on_job_on_site, _on_site(number))
+    await _quote_and_decline(billing, number, settings)
+    # The diagnosis, 75 min after arrival, and the assignment (its service point) arrive late.
+    await billing.handle(on.on_job_diagnosed, _diagnosed(number, 75))
+    await billing.handle(on.on_job_diagnosed, _diagnosed(number, 75))  # a replay
+    await billing.handle(on.on_job_assigned, _assigned(number))
+    costs = await billing.rows(CostEntryRow, request_no=number)
+    # 30 min × 120 = 60.00, then the 45 min more × 120 = 90.00 as its own entry.
+    assert sorted((c.kind, c.quantity, c.amount) for c in costs) == [
+        ("labour", D("0.500"), D("60.00")),
+        ("labour", D("0.750"), D("90.00")),
+        ("travel", D("20.000"), D("30.00")),
+    ]
+    assert sum(c.quantity for c in costs if c.kind == "labour") == D("1.250")
+    # The arrival heard after the diagnosis was costed at the standard time: corrected too.
+    await billing.handle(on.on_request_triaged, triaged(early, in_warranty=True))
+    await billing.handle(on.on_job_diagnosed, _diagnosed(early, 60))
+    await _quote_and_decline(billing, early, settings)
+    await billing.handle(on.on_job_on_site, _on_site(early))
+    await billing.handle(on.on_job_on_site, _on_site(early))  # a replay
+    costs = await billing.rows(CostEntryRow, request_no=early)
+    assert sorted((c.kind, c.amount) for c in costs) == [
+        ("labour", D("60.00")),
+        ("labour", D("60.00")),
+        ("travel", D("30.00")),
+    ]
 
 
 def _finalized(recovery_no: str, total: str, settle_by: str) -> EventSchema:

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from datetime import UTC, datetime
+from decimal import Decimal
 
 import httpx
 from sqlalchemy import select
@@ -14,6 +16,7 @@ from services.billing.app import DEFINITION as BILLING
 from services.billing.db.models import InvoiceRow
 from services.billing.events import handlers as on
 from shared.db.engine import create_engine, create_session_factory
+from shared.events.schemas import claims
 from shared.messaging.outbox import envelope_for
 from shared.settings import AuthSettings, BrokerSettings
 from tests.integration.test_billing_events import completed, triaged
@@ -127,3 +130,146 @@ async def test_concurrent_payments_through_two_instances_lose_nothing(
         assert balance.json()["owed"] == "0.00" and balance.json()["credit"] == "114.10"
         [invoice] = await _invoices(url)
         assert invoice.paid == invoice.total
+
+
+async def _ledger_balance(service: RunningService, headers: dict[str, str]) -> str:
+    ledger = await service.client.get("/api/v1/supplier-payables/SUP-5", headers=headers)
+    [balance] = ledger.json()["balances"]
+    return str(balance["balance"])
+
+
+async def test_two_clerks_paying_a_supplier_at_once_never_overpay_it(
+    databases: DatabaseFactory, broker: BrokerSettings, auth: AuthSettings, staff_headers: Headers
+) -> None:
+    """Two billing instances, twelve payments of 100.00 at once against 1000.00 owed: ten
+    are booked, two refused, the balance is 0.00. A deduction booked while a payment is being
+    checked is waited for and counted (the supplier's account row is locked by both)."""
+    url = await databases.migrated(BILLING.migrations_dir, "billing")
+    async with (
+        running_service(BILLING, url, broker, auth) as first,
+        running_service(BILLING, url, broker, auth) as second,
+    ):
+        clerk = staff_headers("billing_clerk")
+        base = "/api/v1/supplier-payables/SUP-5"
+        invoice = {"invoice_no": "S5-1", "amount": "1000.00", "invoice_date": "2026-11-02"}
+        # The same supplier invoice entered by two clerks at once: once, the others 409.
+        entered = await asyncio.gather(
+            *(
+                (first if i % 2 else second).client.post(
+                    f"{base}/invoices", json=invoice, headers=clerk
+                )
+                for i in range(6)
+            )
+        )
+        assert sorted(a.status_code for a in entered) == [201] + [409] * 5
+        answers = await asyncio.gather(
+            *(
+                (first if i % 2 else second).client.post(
+                    f"{base}/payments", json={"amount": "100.00"}, headers=clerk
+                )
+                for i in range(12)
+            )
+        )
+        assert sorted(a.status_code for a in answers) == [201] * 10 + [409] * 2
+        assert await _ledger_balance(first, clerk) == "0.00"
+
+        # 500.00 owed again; a deduction of 450.00 is being booked (not yet committed) when a
+        # clerk pays 100.00: the payment waits for it and is refused (50.00 is left).
+        invoice = {"invoice_no": "S5-2", "amount": "500.00", "invoice_date": "2026-11-03"}
+        assert (await first.client.post(f"{base}/invoices", json=invoice, headers=clerk)).is_success
+        deduction = claims.SupplierRecoveryFinalizedV1(
+            recovery_no="SRC-55",
+            supplier_id="SUP-5",
+            claim_no="WC-55",
+            request_no="SR-55",
+            total=Decimal("450.00"),
+            currency="CNY",
+            settle_by="deduction",
+            finalized_at=datetime.now(UTC),
+        )
+        uow = first.runtime.unit_of_work()
+        async with uow:
+            await on.on_recovery_finalized(uow, deduction, envelope_for(deduction))
+            await uow.session.flush()
+            paying = asyncio.create_task(
+                second.client.post(f"{base}/payments", json={"amount": "100.00"}, headers=clerk)
+            )
+            await asyncio.sleep(1.0)
+            assert not paying.done()  # waiting for the supplier's account row
+            await uow.commit()
+        refused = await paying
+        assert refused.status_code == 409, refused.text
+        assert "50.00" in refused.json()["detail"]
+        assert await _ledger_balance(first, clerk) == "50.00"
+
+
+async def test_credit_notes_issued_at_once_through_two_instances_never_exceed_the_invoice(
+    databases: DatabaseFactory, broker: BrokerSettings, auth: AuthSettings, staff_headers: Headers
+) -> None:
+    url = await databases.migrated(BILLING.migrations_dir, "billing")
+    async with (
+        running_service(BILLING, url, broker, auth) as first,
+        running_service(BILLING, url, broker, auth) as second,
+    ):
+        await BILLING.seed_demo(first.runtime.unit_of_work())  # type: ignore[misc]
+        for event, run in (
+            (triaged("SR-2026-000078", in_warranty=False), on.on_request_triaged),
+            (completed("SR-2026-000078"), on.on_job_completed),
+        ):
+            uow = first.runtime.unit_of_work()
+            async with uow:
+                await run(uow, event, envelope_for(event))
+                await uow.commit()
+        [invoice] = await _invoices(url)
+        clerk = staff_headers("billing_clerk")
+        body = {"amount": "100.00", "reason": "多计"}
+        answers = await asyncio.gather(
+            *(
+                (first if i % 2 else second).client.post(
+                    f"/api/v1/invoices/{invoice.invoice_no}/credit-notes", json=body, headers=clerk
+                )
+                for i in range(10)
+            )
+        )
+        # 485.90 invoiced: four notes of 100.00 fit, the rest would credit more than is left.
+        assert sorted(a.status_code for a in answers) == [201] * 4 + [409] * 6
+        year = invoice.issued_at.year
+        assert sorted(a.json()["credit_note_no"] for a in answers if a.status_code == 201) == [
+            f"CN-{year}-{n:06d}" for n in range(1, 5)
+        ]
+        [invoice] = await _invoices(url)
+        assert invoice.credited == Decimal("400.00")
+
+
+async def test_the_same_price_or_sales_figure_entered_at_once_is_a_409_or_the_latest(
+    databases: DatabaseFactory, broker: BrokerSettings, auth: AuthSettings, staff_headers: Headers
+) -> None:
+    """Checked before writing, a clash between two instances writing at the same moment
+    reaches the unique key: answered 409 (a price) or taken as a later entry (sales)."""
+    url = await databases.migrated(BILLING.migrations_dir, "billing")
+    async with (
+        running_service(BILLING, url, broker, auth) as first,
+        running_service(BILLING, url, broker, auth) as second,
+    ):
+        clerk = staff_headers("billing_clerk")
+        price = {"item": "call_out", "amount": "95.00", "effective_from": "2027-03-01"}
+        prices = await asyncio.gather(
+            *(
+                (first if i % 2 else second).client.post(
+                    "/api/v1/prices", json=price, headers=clerk
+                )
+                for i in range(6)
+            )
+        )
+        assert sorted(a.status_code for a in prices) == [201] + [409] * 5
+        sales = await asyncio.gather(
+            *(
+                (first if i % 2 else second).client.put(
+                    "/api/v1/sales/2027-03", json={"amount": f"{1000 + i}.00"}, headers=clerk
+                )
+                for i in range(6)
+            )
+        )
+        assert [a.status_code for a in sales] == [200] * 6
+        share = await first.client.get("/api/v1/reports/cost-share", headers=clerk)
+        assert [r["month"] for r in share.json()] == ["2027-03"]

@@ -7,6 +7,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from services.billing.commands.documents import issue_invoice
 from services.billing.commands.errors import Conflict, Invalid, NotFound
@@ -61,7 +62,11 @@ async def add_price(
             entered_at=datetime.now(UTC),
         )
         uow.session.add(row)
-        await uow.commit()
+        try:
+            await uow.commit()
+        except IntegrityError as exc:
+            # The same price entered by someone else at the same moment: the unique key saw it.
+            raise Conflict(f"A {item} price for {key} already starts on {effective_from}.") from exc
     return row
 
 

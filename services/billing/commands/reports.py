@@ -12,6 +12,7 @@ from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import Select, case, func, select
+from sqlalchemy.exc import IntegrityError
 
 from services.billing.db.models import (
     BillingRequestRow,
@@ -94,6 +95,18 @@ async def revenue_and_cost(uow: UnitOfWork, by: Dimension) -> list[dict[str, Any
 
 
 async def enter_sales(
+    uow: UnitOfWork, month: str, amount: Decimal, currency: str, actor: str
+) -> MonthlySalesRow:
+    """The month's sales figure; entered again, the latest replaces it."""
+    try:
+        return await _enter_sales_once(uow, month, amount, currency, actor)
+    except IntegrityError:
+        # Someone entered the month's first figure at the same moment; the row is there
+        # now, so a second try replaces it as a later entry would.
+        return await _enter_sales_once(uow, month, amount, currency, actor)
+
+
+async def _enter_sales_once(
     uow: UnitOfWork, month: str, amount: Decimal, currency: str, actor: str
 ) -> MonthlySalesRow:
     async with uow:

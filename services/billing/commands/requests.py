@@ -9,7 +9,7 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from services.billing import metrics
 from services.billing.commands.documents import (
@@ -133,15 +133,39 @@ async def book_declined_visit(
     if arrived is not None and diagnosed is not None and diagnosed > arrived:
         minutes = max(minutes, Decimal((diagnosed - arrived).total_seconds()) / 60)
     hours = (minutes / 60).quantize(Decimal("0.001"))
-    if hours > 0:
+    diagnosis = f"visit:{row.request_no}:diagnosis"
+    booked = await uow.session.scalar(
+        select(func.coalesce(func.sum(CostEntryRow.quantity), 0)).where(
+            CostEntryRow.source_key.startswith(diagnosis, autoescape=True)
+        )
+    )
+    # SQLite sums NUMERIC as a float: back to the ledger's precision.
+    booked = Decimal(str(booked)).quantize(Decimal("0.001"))
+    if booked == 0 and hours > 0:
         await book_cost(
             uow,
             settings,
-            source_key=f"visit:{row.request_no}:diagnosis",
+            source_key=diagnosis,
             request_no=row.request_no,
             kind=LineKind.LABOUR,
             description="diagnosis (quote declined)",
             quantity=hours,
+            unit_cost=settings.internal_labour_rate,
+            occurred_at=visited,
+        )
+    elif hours > booked:
+        # The ledger is append-only: a diagnosis heard after the visit was costed at the
+        # standard time adds what the measured time exceeds it by, as its own entry (keyed
+        # by the hours it brings the visit to, so a replay books nothing). A visit's cost
+        # never shrinks: the time first measured was spent.
+        await book_cost(
+            uow,
+            settings,
+            source_key=f"{diagnosis}:to:{hours}",
+            request_no=row.request_no,
+            kind=LineKind.LABOUR,
+            description=f"diagnosis correction (quote declined): {booked} h → {hours} h",
+            quantity=hours - booked,
             unit_cost=settings.internal_labour_rate,
             occurred_at=visited,
         )

@@ -11,11 +11,12 @@ from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy.dialects import postgresql, sqlite
 
 from services.billing import metrics
 from services.billing.commands.errors import Conflict, Invalid, NotFound
 from services.billing.commands.numbers import next_number
-from services.billing.db.models import SupplierLedgerEntryRow
+from services.billing.db.models import SupplierAccountRow, SupplierLedgerEntryRow
 from services.billing.domain.money import ZERO, to_fen
 from shared.db.unit_of_work import UnitOfWork
 
@@ -53,6 +54,8 @@ async def book_entry(
     ).scalar_one_or_none()
     if existing is not None:
         return existing
+    # Before the entry's number: the account row, then the counter, in every transaction.
+    await lock_account(uow, supplier_id, currency)
     row = SupplierLedgerEntryRow(
         entry_no=await next_number(uow, "SP", at),
         source_key=source_key,
@@ -96,14 +99,23 @@ async def balance(uow: UnitOfWork, supplier_id: str, currency: str) -> Decimal:
     return to_fen(Decimal(str(total)))
 
 
-async def _lock_supplier(uow: UnitOfWork, supplier_id: str, currency: str) -> None:
-    """Payments to one supplier queue on its entries, so that two clerks cannot both pay
-    the same balance (PostgreSQL; SQLite serialises writers anyway)."""
+async def lock_account(uow: UnitOfWork, supplier_id: str, currency: str) -> None:
+    """Every entry of a supplier's ledger, and every payment's balance check before it,
+    holds the supplier's account row until its transaction ends (created on first use):
+    a payment sees every entry committed before it and none is booked while it checks.
+    SQLite serialises writers anyway."""
+    dialect = uow.session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     await uow.session.execute(
-        select(SupplierLedgerEntryRow.id)
+        insert(SupplierAccountRow)
+        .values(supplier_id=supplier_id, currency=currency)
+        .on_conflict_do_nothing()
+    )
+    await uow.session.execute(
+        select(SupplierAccountRow.supplier_id)
         .where(
-            SupplierLedgerEntryRow.supplier_id == supplier_id,
-            SupplierLedgerEntryRow.currency == currency,
+            SupplierAccountRow.supplier_id == supplier_id,
+            SupplierAccountRow.currency == currency,
         )
         .with_for_update()
     )
@@ -124,6 +136,9 @@ async def record_supplier_invoice(
     if amount <= ZERO:
         raise Invalid("amount", "A supplier invoice must be for more than 0.")
     async with uow:
+        # Two clerks entering the same invoice at once: the second waits here, then finds
+        # the first one's entry (409) instead of breaking the unique key (500).
+        await lock_account(uow, supplier_id, currency)
         key = f"supplier-invoice:{supplier_id}:{invoice_no}"
         found = await uow.session.execute(
             select(SupplierLedgerEntryRow.entry_no).where(SupplierLedgerEntryRow.source_key == key)
@@ -167,7 +182,7 @@ async def pay_supplier(
     if method not in SUPPLIER_PAYMENT_METHODS:
         raise Invalid("method", f"One of: {', '.join(SUPPLIER_PAYMENT_METHODS)}.")
     async with uow:
-        await _lock_supplier(uow, supplier_id, currency)
+        await lock_account(uow, supplier_id, currency)
         owed = await balance(uow, supplier_id, currency)
         if amount > owed:
             raise Conflict(

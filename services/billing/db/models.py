@@ -332,6 +332,17 @@ class SupplierLedgerEntryRow(Base):
     occurred_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
 
 
+class SupplierAccountRow(Base):
+    """One row per supplier and currency, locked by every entry booked in its payables
+    ledger: a payment's balance check and any entry it is checked against queue on it, so
+    two clerks (or a clerk and a deduction from an event) cannot overpay the supplier."""
+
+    __tablename__ = "supplier_accounts"
+
+    supplier_id: Mapped[str] = mapped_column(String(50), primary_key=True)
+    currency: Mapped[str] = mapped_column(String(3), primary_key=True)
+
+
 class SupplierAdjustmentRow(Base):
     """A final recovery withdrawn or corrected after billing charged it: ``amount`` is what
     the supplier is charged more (+: an additional chargeback invoice or deduction) or given

@@ -194,8 +194,10 @@ async def on_return_repaired(uow: UnitOfWork, event: ReturnRepairedV1, _: Envelo
 async def on_job_assigned(uow: UnitOfWork, event: JobAssignedV1, _: Envelope) -> None:
     """The service point a visit starts from (its standard travel costs a declined visit)."""
     row = await request_view(uow, event.request_no)
-    if row.completed_at is None:
+    if row.completed_at is None and row.diagnosed_at is None:  # their point is the later fact
         row.service_point_id = event.service_point_id
+    # Heard after the declined visit was costed: its standard travel is booked now.
+    await book_visit_if_declined(uow, settings(), row)
 
 
 async def on_job_on_site(uow: UnitOfWork, event: JobOnSiteV1, _: Envelope) -> None:
