@@ -424,14 +424,7 @@ async def return_for_repair(desk: Desk) -> Outcome:
         {"passed": True, "notes": "试压合格", "repair": repair},
     )  # fmt: skip
     desk.say(f"{number}: passed inspection; the workshop replaced P-1001 (quality defect)")
-    await desk.until(
-        "parts", f"/api/v1/expected-returns?request_no={number}", bool, "the old part expected"
-    )
-    await desk.call(
-        "parts", "POST", "/api/v1/core-receipts",
-        {"request_no": number, "part_no": "P-1001", "quantity": 1, "serials": [old_serial]},
-        as_=("warehouse",), expect=(200, 201),
-    )  # fmt: skip
+    await hand_in_old_part(desk, number, "P-1001", old_serial)
     desk.say(f"{number}: the old part {old_serial} went to the old-parts store")
     shipped = await desk.call(
         "intake", "POST", f"{base}/ship",
@@ -485,6 +478,19 @@ async def nobody_fits(desk: Desk) -> Outcome:
     return Outcome(number, {"technician_id": job["technician_id"], "reasons": reasons})
 
 
+async def hand_in_old_part(desk: Desk, number: str, part_no: str, serial: str) -> None:
+    """The warehouse books an old part in against the return parts expects: once parts has
+    heard of the repair (an old part handed in before that is recorded as a mismatch)."""
+    await desk.until(
+        "parts", f"/api/v1/expected-returns?request_no={number}", bool, "the old part expected"
+    )
+    await desk.call(
+        "parts", "POST", "/api/v1/core-receipts",
+        {"request_no": number, "part_no": part_no, "quantity": 1, "serials": [serial]},
+        as_=("warehouse",),
+    )  # fmt: skip
+
+
 async def claims_of(desk: Desk, number: str) -> list[dict[str, Any]]:
     found = await desk.get("claims", f"/api/v1/claims?request_no={number}")
     return list(found)
@@ -520,11 +526,7 @@ async def urgent_warranty_repair(desk: Desk) -> Outcome:
     )  # fmt: skip
     claim = await claim_of(desk, number, lambda c: True, "the claim")
     desk.say(f"{number}: claim {claim['claim_no']} {claim['status']}")
-    await desk.call(
-        "parts", "POST", "/api/v1/core-receipts",
-        {"request_no": number, "part_no": "P-1001", "quantity": 1, "serials": [old_serial]},
-        as_=("warehouse",),
-    )  # fmt: skip
+    await hand_in_old_part(desk, number, "P-1001", old_serial)
     desk.say(f"{number}: old part {old_serial} received in the old-parts store")
     claim = await claim_of(
         desk, number, lambda c: c["status"] in ("approved", "partially_approved", "rejected"),
@@ -688,11 +690,7 @@ async def dealer_warranty_work(desk: Desk) -> Outcome:
     assert again["request_no"] == number, again
     claim = await claim_of(desk, number, lambda c: True, "the dealer's claim")
     desk.say(f"{number}: claim {claim['claim_no']} {claim['status']}")
-    await desk.call(
-        "parts", "POST", "/api/v1/core-receipts",
-        {"request_no": number, "part_no": "P-1001", "quantity": 1, "serials": [old_serial]},
-        as_=("warehouse",),
-    )  # fmt: skip
+    await hand_in_old_part(desk, number, "P-1001", old_serial)
     desk.say(f"{number}: the dealer's old part {old_serial} arrived")
     claim = await claim_of(
         desk, number,

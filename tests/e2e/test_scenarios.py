@@ -271,6 +271,8 @@ async def test_dealer_warranty_work_reaches_the_claim_and_the_dealers_timeline(
     )  # fmt: skip
     request = await desk.get("billing", f"/api/v1/requests/{number}")
     assert request["invoices"] == [] and request["category"] == "C"
+    # dispatch: the dealer did the work, so no job was ever opened.
+    assert await desk.get("dispatch", f"/api/v1/jobs/{number}", expect=(404,)) is not None
     # The dealer sees its report with each step the services reported.
     view = facts["dealer_view"]
     assert view["dealer_report_no"] == facts["report_no"]
