@@ -3,7 +3,7 @@ ledger, so that concurrent payments and deductions queue on it.
 
 Revision ID: billing_0006
 Revises: billing_0005
-Create Date: 2026-11-26
+Create Date: 2026-11-24
 """
 
 from collections.abc import Sequence
