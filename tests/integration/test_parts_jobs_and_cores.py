@@ -15,7 +15,12 @@ from services.parts.app import DEFINITION as PARTS
 from services.parts.commands import cores, emergencies, reservations, stock
 from services.parts.commands.errors import Conflict
 from services.parts.commands.reports import reconciliation, reorder_advice
-from services.parts.db.models import EmergencyRow, ExpectedReturnRow, SupplierCollectionRow
+from services.parts.db.models import (
+    CoreReceiptRow,
+    EmergencyRow,
+    ExpectedReturnRow,
+    SupplierCollectionRow,
+)
 from services.parts.events.handlers import (
     on_job_completed,
     on_job_on_site,
@@ -471,3 +476,25 @@ async def test_a_workshop_repair_of_a_unit_sent_in_expects_its_old_parts(world: 
     assert handed_in.matched
     [received] = await world.events("parts.core.received")
     assert (received["request_no"], received["matched"]) == ("SR-R1", True)
+
+
+async def test_an_old_part_handed_in_before_the_job_was_heard_of_is_matched_when_it_is(
+    world: World,
+) -> None:
+    early = await world.work(lambda r: cores.receive_core(r, "SR-E1", "P-1001", 1, ["OLD-E"]))
+    assert not early.matched and "no old part P-1001 is expected" in early.mismatches[0]
+    await world.handle(on_job_completed, completed("SR-E1", {}, [("P-1001", 1, ["OLD-E"])]))
+    await world.handle(on_job_completed, completed("SR-E1", {}, [("P-1001", 1, ["OLD-E"])]))
+    async with world.sessions() as session:
+        [expected] = (await session.execute(select(ExpectedReturnRow))).scalars().all()
+        [receipt] = (await session.execute(select(CoreReceiptRow))).scalars().all()
+    assert (expected.status, expected.quantity_received, expected.serials_received) == (
+        "received", 1, ["OLD-E"],
+    )  # fmt: skip
+    assert (receipt.matched, receipt.mismatches) == (True, [])
+    # Claims hears the mismatch, then the match (once, although the job was replayed).
+    told = await world.events("parts.core.received")
+    assert [(e["request_no"], e["matched"]) for e in told] == [("SR-E1", False), ("SR-E1", True)]
+    # Nothing is overdue: the part is back.
+    assert await world.work(cores.report_overdue, NOW + timedelta(days=30)) == 0
+    assert await world.stock("P-1001", "WH-OLD") == (1, 0)

@@ -19,7 +19,7 @@ from services.parts.db.models import (
 )
 from services.parts.db.numbers import next_number
 from services.parts.db.stockroom import Stockroom, old_parts_store
-from services.parts.domain.cores import check_core, disposal_charge, must_come_back
+from services.parts.domain.cores import CoreCheck, check_core, disposal_charge, must_come_back
 from services.parts.domain.stock import MovementKind
 from shared.events.schemas.parts import (
     BackorderedLineV1,
@@ -58,25 +58,81 @@ async def expect_returns(
         ).scalar_one_or_none()
         if known is not None:
             continue
-        session.add(
-            ExpectedReturnRow(
-                request_no=request_no,
-                part_no=part_no,
-                supplier_id=part.supplier_id if part else None,
-                service_point_id=service_point_id,
-                quantity_expected=quantity,
-                serials_expected=list(serials),
-                quantity_received=0,
-                serials_received=[],
-                mismatches=[],
-                status="expected",
-                due_at=stockroom.now + due_in,
-                created_at=stockroom.now,
-            )
+        expected = ExpectedReturnRow(
+            request_no=request_no,
+            part_no=part_no,
+            supplier_id=part.supplier_id if part else None,
+            service_point_id=service_point_id,
+            quantity_expected=quantity,
+            serials_expected=list(serials),
+            quantity_received=0,
+            serials_received=[],
+            mismatches=[],
+            status="expected",
+            due_at=stockroom.now + due_in,
+            created_at=stockroom.now,
         )
+        session.add(expected)
         created += 1
+        await _match_earlier_receipts(stockroom, expected)
     await session.flush()
     return created
+
+
+async def _match_earlier_receipts(stockroom: Stockroom, expected: ExpectedReturnRow) -> None:
+    """An old part handed in before parts heard of the repair (a technician back at the
+    centre before the completion arrived) was booked as unexpected; now that the return is
+    expected it is checked again, and claims told the new result."""
+    earlier = (
+        (
+            await stockroom.session.execute(
+                select(CoreReceiptRow)
+                .where(
+                    CoreReceiptRow.request_no == expected.request_no,
+                    CoreReceiptRow.part_no == expected.part_no,
+                )
+                .order_by(CoreReceiptRow.id)
+            )
+        )
+        .scalars()
+        .all()
+    )
+    for receipt in earlier:
+        check = _apply(expected, receipt.part_no, receipt.quantity, list(receipt.serials))
+        receipt.matched, receipt.mismatches = check.matched, check.mismatches
+        expected.received_at = receipt.received_at
+        await stockroom.uow.publish(
+            CoreReceivedV1(
+                request_no=receipt.request_no,
+                part_no=receipt.part_no,
+                quantity=receipt.quantity,
+                serials=list(receipt.serials),
+                matched=check.matched,
+                mismatches=check.mismatches,
+                supplier_id=expected.supplier_id,
+                received_at=receipt.received_at,
+            )
+        )
+
+
+def _apply(
+    expected: ExpectedReturnRow, part_no: str, quantity: int, serials: list[str]
+) -> CoreCheck:
+    """Check a receipt against what is still outstanding of the return, and count it in."""
+    already = expected.quantity_received
+    check = check_core(
+        expected.part_no,
+        expected.quantity_expected - already,
+        [s for s in expected.serials_expected if s not in expected.serials_received],
+        part_no,
+        quantity,
+        serials,
+    )
+    expected.quantity_received = already + quantity
+    expected.serials_received = [*expected.serials_received, *serials]
+    expected.mismatches = [*expected.mismatches, *check.mismatches]
+    expected.status = "received" if check.matched and not expected.mismatches else "mismatched"
+    return check
 
 
 async def receive_core(
@@ -116,20 +172,8 @@ async def receive_core(
             serials,
         )
     else:
-        already = expected.quantity_received
-        check = check_core(
-            expected.part_no,
-            expected.quantity_expected - already,
-            [s for s in expected.serials_expected if s not in expected.serials_received],
-            part_no,
-            quantity,
-            serials,
-        )
-        expected.quantity_received = already + quantity
-        expected.serials_received = [*expected.serials_received, *serials]
-        expected.mismatches = [*expected.mismatches, *check.mismatches]
+        check = _apply(expected, part_no, quantity, serials)
         expected.received_at = stockroom.now
-        expected.status = "received" if check.matched and not expected.mismatches else "mismatched"
     await stockroom.move(MovementKind.RETURN, part_no, store.warehouse_id, quantity,
                          request_no=request_no, reference="old part")  # fmt: skip
     part = await session.get(PartRow, part_no)
