@@ -115,16 +115,41 @@ async def _on_problem(_request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+def _sqlstate(exc: BaseException) -> str:
+    # asyncpg's errors reach us wrapped in SQLAlchemy's generic DBAPIError; the SQLSTATE
+    # they carry says what kind of refusal it was.
+    orig = getattr(exc, "orig", None)
+    return str(getattr(orig, "pgcode", None) or getattr(orig, "sqlstate", None) or "")
+
+
+def value_refused(exc: BaseException) -> bool:
+    """The database refused a value the client sent (SQLSTATE class 22: a NUL character in
+    text, a number too large for its column, ...): the client's mistake, not an outage."""
+    return isinstance(exc, DataError) or _sqlstate(exc).startswith("22")
+
+
 def database_unavailable(exc: BaseException) -> bool:
     """The database could not be reached or was busy, as opposed to refusing what we sent
     (a constraint, bad data) or our own bug (bad SQL)."""
     if isinstance(exc, DBAPIError):
+        if _sqlstate(exc)[:2] in ("22", "23", "42"):
+            return False
         return not isinstance(exc, (IntegrityError, DataError, ProgrammingError))
     # The pool re-raises the driver's own error when it cannot connect at all.
     return isinstance(exc, (ConnectionError, TimeoutError))
 
 
 async def _on_database_error(request: Request, exc: Exception) -> JSONResponse:
+    if value_refused(exc):
+        # Validation let it through, the column could not hold it; the transaction was
+        # rolled back whole, so nothing was saved.
+        return problem_response(
+            422,
+            "Unprocessable Content",
+            "A value cannot be stored: too large for its field, or containing a character "
+            "that is not accepted (such as NUL). Nothing was saved.",
+            type_="urn:aftersales:problem:unstorable-value",
+        )
     if not database_unavailable(exc):
         raise exc
     # The transaction was rolled back whole, so the client can safely send it again.

@@ -11,6 +11,7 @@ then acknowledges the original, so no message is lost and none blocks the queue 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -25,6 +26,7 @@ from aio_pika.abc import (
     AbstractConnection,
     AbstractExchange,
     AbstractIncomingMessage,
+    AbstractQueue,
 )
 from pydantic import ValidationError
 from sqlalchemy import insert
@@ -93,7 +95,11 @@ class EventConsumer:
         self._underlay: aiormq.abc.AbstractChannel | None = None
         self._default_exchange: AbstractExchange | None = None
         self._consumer_tag: str | None = None
+        self._queue: AbstractQueue | None = None
         self._reconnecting: set[asyncio.Task[None]] = set()
+        # Each delivery runs in its own task: stopping lets them finish before the database
+        # engine and the channel they use are closed under them.
+        self._in_flight: set[asyncio.Task[Any]] = set()
         broker.on_connect(self._start)
 
     @property
@@ -127,6 +133,7 @@ class EventConsumer:
         self._underlay = await channel.get_underlay_channel()
         self._default_exchange = channel.default_exchange
         channel.close_callbacks.add(self._on_channel_closed)
+        self._queue = queue
         self._consumer_tag = await queue.consume(self._on_message)
 
     def _on_channel_closed(self, *_args: Any) -> None:
@@ -139,12 +146,25 @@ class EventConsumer:
             self._reconnecting.add(task)
             task.add_done_callback(self._reconnecting.discard)
 
-    async def stop(self) -> None:
+    async def stop(self, drain_seconds: float = 5.0) -> None:
+        """No new deliveries; the events being handled finish (bounded), then the channel
+        closes. An event cut off by the bound is not acknowledged and comes again."""
         channel, self._channel = self._channel, None
-        self._consumer_tag = None
-        if channel is not None and not channel.is_closed:
-            channel.close_callbacks.discard(self._on_channel_closed)
-            await channel.close()
+        tag, self._consumer_tag = self._consumer_tag, None
+        if channel is None or channel.is_closed:
+            return
+        channel.close_callbacks.discard(self._on_channel_closed)
+        if self._queue is not None and tag is not None:
+            with contextlib.suppress(Exception):
+                await self._queue.cancel(tag)
+        if self._in_flight:
+            _done, late = await asyncio.wait(set(self._in_flight), timeout=drain_seconds)
+            for task in late:
+                task.cancel()
+            if late:
+                log.warning("events still being handled at stop", extra={"count": len(late)})
+                await asyncio.wait(late, timeout=1.0)
+        await channel.close()
 
     async def refresh_dead_letter_gauge(self) -> int | None:
         channel = self._channel
@@ -156,8 +176,15 @@ class EventConsumer:
         return count
 
     async def _on_message(self, message: AbstractIncomingMessage) -> None:
-        async with self._slots:
-            await self._process(message)
+        task = asyncio.current_task()
+        if task is not None:
+            self._in_flight.add(task)
+        try:
+            async with self._slots:
+                await self._process(message)
+        finally:
+            if task is not None:
+                self._in_flight.discard(task)
 
     async def _process(self, message: AbstractIncomingMessage) -> None:
         started = time.perf_counter()

@@ -249,3 +249,21 @@ async def test_two_instances_on_one_queue_give_every_event_exactly_one_effect(
     assert counts == {e.data["request_no"]: 1 for e in events}
     shares = await effects_by_instance(database_url)
     assert set(shares) == {"a", "b"}, shares
+
+
+async def test_stopping_lets_the_event_being_handled_finish_and_be_acknowledged(
+    databases: DatabaseFactory, broker: BrokerSettings
+) -> None:
+    """A rolling deploy stops an instance mid-event: the event finishes (bounded), its effect
+    is committed and acknowledged, so it is neither lost nor handled again elsewhere."""
+    database_url = await _probe_database(databases)
+    queues = ServiceQueues.for_service(PROBE, broker)
+    probe = Probe(pause=1.0)
+    async with running_probe(probe, database_url, broker) as running:
+        await eventually(lambda: _queue_state(broker, queues.main), _consuming)
+        await publish_envelopes(broker, [registered("SR-2026-000701")])
+        await eventually(lambda: asyncio.sleep(0, len(probe.attempts)), lambda n: n == 1)
+        await running.consumer.stop()
+        # Stopped only once the event was handled: its effect is there, the queue is empty.
+        assert await effect_counts(database_url) == {"SR-2026-000701": 1}
+        assert await _queue_depth(broker, queues.main) == 0

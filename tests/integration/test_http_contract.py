@@ -19,7 +19,7 @@ from services.intake.settings import IntakeSettings
 from shared.observability.context import correlation_id_var
 from shared.service import ServiceDefinition, build_app
 from shared.settings import AuthSettings, BrokerSettings
-from tests.support.databases import migrated_sqlite
+from tests.support.databases import DatabaseFactory, migrated_sqlite
 from tests.support.metrics import sample
 from tests.support.services import RunningService, running_service, suite_settings
 from tests.support.waiting import eventually
@@ -434,3 +434,21 @@ async def test_unknown_and_malformed_request_numbers(
     assert_problem(wrong_method, 405)
     # Every method the path answers, though two routes share it.
     assert wrong_method.headers["allow"] == "GET, POST"
+
+
+async def test_a_value_the_database_cannot_hold_is_a_422_not_an_outage(
+    databases: DatabaseFactory, broker: BrokerSettings, auth: AuthSettings, staff_headers: Headers
+) -> None:
+    """PostgreSQL text cannot hold NUL: the client is told its value was refused (not that
+    the database is down, which would invite it to retry for ever), and nothing is saved."""
+    url = await databases.migrated(INTAKE.migrations_dir, "intake")
+    async with running_service(INTAKE, url, broker, auth) as service:
+        agent = staff_headers("intake_agent")
+        bad = {**REQUEST, "customer": {"name": "张\u0000伟", "phone": "13800138000"}}
+        refused = await service.client.post(URL, json=bad, headers=agent)
+        problem = assert_problem(refused, 422)
+        assert problem["type"] == "urn:aftersales:problem:unstorable-value"
+        assert "retry-after" not in refused.headers
+        created = await service.client.post(URL, json=REQUEST, headers=agent)
+        assert created.status_code == 201, created.text
+        assert created.json()["request_no"].endswith("000001")  # the refused one took nothing

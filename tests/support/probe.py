@@ -72,11 +72,14 @@ class Probe:
     instance: str = "a"
     failing: set[str] = field(default_factory=set)
     attempts: list[tuple[str, float]] = field(default_factory=list)
+    pause: float = 0.0  # seconds each handling takes before its effect is written
 
     async def handle(self, uow: UnitOfWork, event: RequestRegisteredV1, _env: Envelope) -> None:
         self.attempts.append((event.request_no, time.monotonic()))
         if event.request_no in self.failing:
             raise RuntimeError(f"cannot handle {event.request_no} yet")
+        if self.pause:
+            await asyncio.sleep(self.pause)
         await uow.session.execute(
             insert(effects).values(
                 request_no=event.request_no, instance=self.instance, at=datetime.now(UTC)
