@@ -12,6 +12,10 @@ from shared.events.envelope import Envelope
 from shared.events.registry import EventSchema
 from shared.observability.context import current_causation_id, current_correlation_id
 
+# Built once: a statement built per transaction costs more CPU in SQLAlchemy than its round
+# trip, and a multi-row VALUES built from the rows costs more the more rows it has.
+_INSERT = insert(outbox)
+
 
 def envelope_for(event: EventSchema) -> Envelope:
     """Wrap an event, carrying the correlation of the work that caused it."""
@@ -39,11 +43,11 @@ def _row(envelope: Envelope, now: datetime) -> dict[str, object]:
 
 
 async def add_to_outbox(session: AsyncSession, envelope: Envelope) -> None:
-    await session.execute(insert(outbox).values(_row(envelope, datetime.now(UTC))))
+    await session.execute(_INSERT, _row(envelope, datetime.now(UTC)))
 
 
 async def add_all_to_outbox(session: AsyncSession, envelopes: list[Envelope]) -> None:
     """Several events of one transaction in one statement (one round trip), in their order."""
     if envelopes:
         now = datetime.now(UTC)
-        await session.execute(insert(outbox).values([_row(e, now) for e in envelopes]))
+        await session.execute(_INSERT, [_row(e, now) for e in envelopes])

@@ -6,12 +6,51 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import Executable, bindparam, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.intake.db.models import CustomerRow, ProductModelRow, QualityAlertRow, UnitRow
 from services.intake.domain.service_request import Customer
+
+_MODELS = ProductModelRow.__table__.c
+_UNITS = UnitRow.__table__
+_CUSTOMERS = CustomerRow.__table__
+
+
+def _unit_upsert(insert_: type[postgresql.Insert] | type[sqlite.Insert]) -> Executable:
+    statement = insert_(_UNITS)
+    return statement.on_conflict_do_update(
+        index_elements=["serial_no"],
+        # A known date is the register's and stays; an unknown one is taken from the report.
+        set_={
+            "purchase_date": func.coalesce(_UNITS.c.purchase_date, statement.excluded.purchase_date)
+        },
+    ).returning(_UNITS.c.purchase_date)
+
+
+# The statements of every report, built once: a statement built per call costs more CPU in
+# SQLAlchemy (construction, cache key) than its round trip. Values are given when executed.
+_TERMS = select(_MODELS.product_line, _MODELS.warranty_months).where(
+    _MODELS.model == bindparam("model")
+)
+_UNIT_UPSERT = {
+    "postgresql": _unit_upsert(postgresql.Insert),
+    "sqlite": _unit_upsert(sqlite.Insert),
+}
+_CUSTOMER_FOUND = (
+    select(
+        _CUSTOMERS.c.id,
+        _CUSTOMERS.c.address,
+        _CUSTOMERS.c.region,
+        _CUSTOMERS.c.latitude,
+        _CUSTOMERS.c.longitude,
+    )
+    .where(_CUSTOMERS.c.phone == bindparam("phone"), _CUSTOMERS.c.name == bindparam("name"))
+    .limit(1)
+)
+_CUSTOMER_ADDED = insert(_CUSTOMERS).returning(_CUSTOMERS.c.id)
+_CUSTOMER_KEPT = update(_CUSTOMERS).where(_CUSTOMERS.c.id == bindparam("customer_id"))
 
 
 @dataclass(frozen=True)
@@ -38,12 +77,7 @@ class ProductCatalogue:
 
     async def terms(self, model: str) -> ModelTerms | None:
         """The model's line and warranty, read without loading the row into the session."""
-        models = ProductModelRow.__table__.c
-        found = (
-            await self._session.execute(
-                select(models.product_line, models.warranty_months).where(models.model == model)
-            )
-        ).first()
+        found = (await self._session.execute(_TERMS, {"model": model})).first()
         return None if found is None else ModelTerms(found[0], found[1])
 
     async def purchase_date_of(
@@ -55,26 +89,15 @@ class ProductCatalogue:
     ) -> date | None:
         """The unit's purchase date, registering the unit on its first report (with the date
         given) and filling in a date it lacked; one statement whatever the case."""
-        dialect = self._session.get_bind().dialect.name
-        insert_ = postgresql.insert if dialect == "postgresql" else sqlite.insert
-        units = UnitRow.__table__
-        statement = insert_(units).values(
-            serial_no=serial_no,
-            product_model=model,
-            purchase_date=purchase_date,
-            selling_dealer_id=selling_dealer_id,
-            registered_at=datetime.now(UTC),
-        )
-        statement = statement.on_conflict_do_update(
-            index_elements=["serial_no"],
-            # A known date is the register's and stays; an unknown one is taken from the report.
-            set_={
-                "purchase_date": func.coalesce(
-                    UnitRow.purchase_date, statement.excluded.purchase_date
-                )
-            },
-        ).returning(UnitRow.purchase_date)
-        stored: date | None = (await self._session.execute(statement)).scalar_one()
+        statement = _UNIT_UPSERT[self._session.get_bind().dialect.name]
+        values = {
+            "serial_no": serial_no,
+            "product_model": model,
+            "purchase_date": purchase_date,
+            "selling_dealer_id": selling_dealer_id,
+            "registered_at": datetime.now(UTC),
+        }
+        stored: date | None = (await self._session.execute(statement, values)).scalar_one()
         return stored
 
     async def unit(self, serial_no: str) -> UnitRow | None:
@@ -113,13 +136,9 @@ class Customers:
     async def placed(self, customer: Customer) -> PlacedCustomer:
         """``find_or_add`` in Core statements (no rows loaded into the session), with the
         customer's stored position: one statement, two when something is new."""
-        customers = CustomerRow.__table__
-        c = customers.c
         found = (
             await self._session.execute(
-                select(c.id, c.address, c.region, c.latitude, c.longitude)
-                .where(c.phone == customer.phone, c.name == customer.name)
-                .limit(1)
+                _CUSTOMER_FOUND, {"phone": customer.phone, "name": customer.name}
             )
         ).first()
         latitude, longitude = (
@@ -138,9 +157,7 @@ class Customers:
                 "longitude": longitude,
                 "created_at": datetime.now(UTC),
             }
-            customer_id = (
-                await self._session.execute(insert(customers).values(values).returning(c.id))
-            ).scalar_one()
+            customer_id = (await self._session.execute(_CUSTOMER_ADDED, values)).scalar_one()
         else:
             customer_id = found.id
             kept = {
@@ -150,9 +167,7 @@ class Customers:
                 "longitude": found.longitude if longitude is None else longitude,
             }
             if kept != {k: getattr(found, k) for k in kept}:
-                await self._session.execute(
-                    update(customers).where(c.id == customer_id).values(kept)
-                )
+                await self._session.execute(_CUSTOMER_KEPT, {"customer_id": customer_id, **kept})
             latitude, longitude = kept["latitude"], kept["longitude"]
         if latitude is None or longitude is None:
             return PlacedCustomer(customer_id, None, None)
