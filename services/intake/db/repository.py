@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import bindparam, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.intake.db.models import RequestNumberCounter, ServiceRequestRow, TimelineEntryRow
@@ -77,6 +77,11 @@ _UNSET_COLUMNS = {c.key: None for c in ServiceRequestRow.__table__.columns if c.
 # round trip.
 _INSERT_REQUEST = insert(ServiceRequestRow.__table__)
 _INSERT_TIMELINE = insert(TimelineEntryRow.__table__)
+_LOCKED_STATUS = (
+    select(ServiceRequestRow.__table__.c.status)
+    .where(ServiceRequestRow.__table__.c.request_no == bindparam("request_no"))
+    .with_for_update()
+)
 
 
 def _row_values(request: ServiceRequest) -> dict[str, Any]:
@@ -168,6 +173,14 @@ class ServiceRequestRepository:
             _INSERT_TIMELINE,
             [_entry_values(request.request_no, entry) for entry in request.timeline],
         )
+
+    async def locked_status(self, request_no: str) -> RequestStatus | None:
+        """The request's status, its row locked until the transaction ends (as ``get`` with
+        ``lock``), read without loading the row."""
+        status = (
+            await self._session.execute(_LOCKED_STATUS, {"request_no": request_no})
+        ).scalar_one_or_none()
+        return None if status is None else RequestStatus(status)
 
     async def save(self, request: ServiceRequest, new_entries: list[TimelineEntry]) -> None:
         row = await self._row(request.request_no, lock=True)
