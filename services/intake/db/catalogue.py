@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.intake.db.models import CustomerRow, ProductModelRow, QualityAlertRow, UnitRow
 from services.intake.domain.service_request import Customer
+from shared.db.prepared import HotStatement
 
 _MODELS = ProductModelRow.__table__.c
 _UNITS = UnitRow.__table__
@@ -31,14 +32,14 @@ def _unit_upsert(insert_: type[postgresql.Insert] | type[sqlite.Insert]) -> Exec
 
 # The statements of every report, built once: a statement built per call costs more CPU in
 # SQLAlchemy (construction, cache key) than its round trip. Values are given when executed.
-_TERMS = select(_MODELS.product_line, _MODELS.warranty_months).where(
-    _MODELS.model == bindparam("model")
+_TERMS = HotStatement(
+    select(_MODELS.product_line, _MODELS.warranty_months).where(_MODELS.model == bindparam("model"))
 )
 _UNIT_UPSERT = {
-    "postgresql": _unit_upsert(postgresql.Insert),
-    "sqlite": _unit_upsert(sqlite.Insert),
+    "postgresql": HotStatement(_unit_upsert(postgresql.Insert)),
+    "sqlite": HotStatement(_unit_upsert(sqlite.Insert)),
 }
-_CUSTOMER_FOUND = (
+_CUSTOMER_FOUND = HotStatement(
     select(
         _CUSTOMERS.c.id,
         _CUSTOMERS.c.address,
@@ -49,8 +50,8 @@ _CUSTOMER_FOUND = (
     .where(_CUSTOMERS.c.phone == bindparam("phone"), _CUSTOMERS.c.name == bindparam("name"))
     .limit(1)
 )
-_CUSTOMER_ADDED = insert(_CUSTOMERS).returning(_CUSTOMERS.c.id)
-_CUSTOMER_KEPT = update(_CUSTOMERS).where(_CUSTOMERS.c.id == bindparam("customer_id"))
+_CUSTOMER_ADDED = HotStatement(insert(_CUSTOMERS).returning(_CUSTOMERS.c.id))
+_CUSTOMER_KEPT = HotStatement(update(_CUSTOMERS).where(_CUSTOMERS.c.id == bindparam("customer_id")))
 
 
 @dataclass(frozen=True)
@@ -77,8 +78,8 @@ class ProductCatalogue:
 
     async def terms(self, model: str) -> ModelTerms | None:
         """The model's line and warranty, read without loading the row into the session."""
-        found = (await self._session.execute(_TERMS, {"model": model})).first()
-        return None if found is None else ModelTerms(found[0], found[1])
+        found = await _TERMS.execute(self._session, {"model": model})
+        return ModelTerms(*found[0]) if found else None
 
     async def purchase_date_of(
         self,
@@ -97,7 +98,7 @@ class ProductCatalogue:
             "selling_dealer_id": selling_dealer_id,
             "registered_at": datetime.now(UTC),
         }
-        stored: date | None = (await self._session.execute(statement, values)).scalar_one()
+        stored: date | None = (await statement.execute(self._session, values))[0][0]
         return stored
 
     async def unit(self, serial_no: str) -> UnitRow | None:
@@ -136,17 +137,15 @@ class Customers:
     async def placed(self, customer: Customer) -> PlacedCustomer:
         """``find_or_add`` in Core statements (no rows loaded into the session), with the
         customer's stored position: one statement, two when something is new."""
-        found = (
-            await self._session.execute(
-                _CUSTOMER_FOUND, {"phone": customer.phone, "name": customer.name}
-            )
-        ).first()
+        rows = await _CUSTOMER_FOUND.execute(
+            self._session, {"phone": customer.phone, "name": customer.name}
+        )
         latitude, longitude = (
             (float(customer.latitude), float(customer.longitude))
             if customer.latitude is not None and customer.longitude is not None
             else (None, None)
         )
-        if found is None:
+        if not rows:
             values = {
                 "name": customer.name,
                 "phone": customer.phone,
@@ -157,17 +156,18 @@ class Customers:
                 "longitude": longitude,
                 "created_at": datetime.now(UTC),
             }
-            customer_id = (await self._session.execute(_CUSTOMER_ADDED, values)).scalar_one()
+            customer_id = (await _CUSTOMER_ADDED.execute(self._session, values))[0][0]
         else:
-            customer_id = found.id
+            customer_id, address, region, stored_latitude, stored_longitude = rows[0]
             kept = {
-                "address": customer.address or found.address,
-                "region": customer.region or found.region,
-                "latitude": found.latitude if latitude is None else latitude,
-                "longitude": found.longitude if longitude is None else longitude,
+                "address": customer.address or address,
+                "region": customer.region or region,
+                "latitude": stored_latitude if latitude is None else latitude,
+                "longitude": stored_longitude if longitude is None else longitude,
             }
-            if kept != {k: getattr(found, k) for k in kept}:
-                await self._session.execute(_CUSTOMER_KEPT, {"customer_id": customer_id, **kept})
+            stored = (address, region, stored_latitude, stored_longitude)
+            if tuple(kept.values()) != stored:
+                await _CUSTOMER_KEPT.execute(self._session, {"customer_id": customer_id, **kept})
             latitude, longitude = kept["latitude"], kept["longitude"]
         if latitude is None or longitude is None:
             return PlacedCustomer(customer_id, None, None)

@@ -15,6 +15,7 @@ from services.intake.db.models import (
     DealerSecretRow,
     SequenceRow,
 )
+from shared.db.prepared import HotStatement
 from shared.db.sequences import upsert_increment
 
 _KEYS = DealerIdempotencyRow.__table__
@@ -32,8 +33,10 @@ def _claim(insert_: type[postgresql.Insert] | type[sqlite.Insert]) -> Executable
 # The statements of every dealer report, built once (a statement built per call costs more
 # CPU in SQLAlchemy than its round trip); the other columns are given when executed.
 _CLAIM = {"postgresql": _claim(postgresql.Insert), "sqlite": _claim(sqlite.Insert)}
-_ANSWER = update(_KEYS).where(
-    _KEYS.c.dealer_id == bindparam("key_dealer_id"), _KEYS.c.key == bindparam("key_key")
+_ANSWER = HotStatement(
+    update(_KEYS).where(
+        _KEYS.c.dealer_id == bindparam("key_dealer_id"), _KEYS.c.key == bindparam("key_key")
+    )
 )
 
 
@@ -109,8 +112,8 @@ class DealerRepository:
     async def answer_idempotency(
         self, dealer_id: str, key: str, status_code: int, response: dict[str, Any]
     ) -> None:
-        await self._session.execute(
-            _ANSWER,
+        await _ANSWER.execute(
+            self._session,
             {
                 "key_dealer_id": dealer_id,
                 "key_key": key,

@@ -23,6 +23,7 @@ from services.intake.domain.service_request import (
     WorkDone,
 )
 from services.intake.domain.workflow import RequestStatus
+from shared.db.prepared import HotStatement
 from shared.db.sequences import increment_statement
 
 
@@ -75,13 +76,19 @@ def _to_row(request: ServiceRequest, row: ServiceRequestRow) -> None:
 _UNSET_COLUMNS = {c.key: None for c in ServiceRequestRow.__table__.columns if c.key != "id"}
 # Built once: a statement built per call costs more CPU (construction, cache key) than its
 # round trip.
-_INSERT_REQUEST = insert(ServiceRequestRow.__table__)
-_INSERT_TIMELINE = insert(TimelineEntryRow.__table__)
-_LOCKED_STATUS = (
+_INSERT_REQUEST = HotStatement(insert(ServiceRequestRow.__table__))
+_INSERT_TIMELINE = HotStatement(insert(TimelineEntryRow.__table__))
+_LOCKED_STATUS = HotStatement(
     select(ServiceRequestRow.__table__.c.status)
     .where(ServiceRequestRow.__table__.c.request_no == bindparam("request_no"))
     .with_for_update()
 )
+_NEXT_NUMBER = {
+    dialect: HotStatement(
+        increment_statement(dialect, RequestNumberCounter.__table__, ("year",), "last_sequence")
+    )
+    for dialect in ("postgresql", "sqlite")
+}
 
 
 def _row_values(request: ServiceRequest) -> dict[str, Any]:
@@ -146,13 +153,8 @@ class ServiceRequestRepository:
         self._session = session
 
     async def next_number(self, year: int) -> RequestNumber:
-        statement = increment_statement(
-            self._session.get_bind().dialect.name,
-            RequestNumberCounter.__table__,
-            ("year",),
-            "last_sequence",
-        )
-        sequence = (await self._session.execute(statement, {"key_year": year})).scalar_one()
+        statement = _NEXT_NUMBER[self._session.get_bind().dialect.name]
+        sequence = (await statement.execute(self._session, {"key_year": year}))[0][0]
         return RequestNumber(year=year, sequence=sequence)
 
     async def add(self, request: ServiceRequest) -> None:
@@ -168,19 +170,16 @@ class ServiceRequestRepository:
         (the request, then its timeline in one executemany), nothing kept in the session."""
         # On the tables, not the mapped classes: a Core statement skips the ORM's bulk
         # machinery, which costs more CPU here than the round trip.
-        await self._session.execute(_INSERT_REQUEST, _row_values(request))
-        await self._session.execute(
-            _INSERT_TIMELINE,
-            [_entry_values(request.request_no, entry) for entry in request.timeline],
+        await _INSERT_REQUEST.execute(self._session, _row_values(request))
+        await _INSERT_TIMELINE.many(
+            self._session, [_entry_values(request.request_no, entry) for entry in request.timeline]
         )
 
     async def locked_status(self, request_no: str) -> RequestStatus | None:
         """The request's status, its row locked until the transaction ends (as ``get`` with
         ``lock``), read without loading the row."""
-        status = (
-            await self._session.execute(_LOCKED_STATUS, {"request_no": request_no})
-        ).scalar_one_or_none()
-        return None if status is None else RequestStatus(status)
+        found = await _LOCKED_STATUS.execute(self._session, {"request_no": request_no})
+        return RequestStatus(found[0][0]) if found else None
 
     async def save(self, request: ServiceRequest, new_entries: list[TimelineEntry]) -> None:
         row = await self._row(request.request_no, lock=True)
