@@ -31,6 +31,7 @@ from bench.loadgen import dealer_report
 from bench.run import prepared_intake, scratch
 from services.intake.app import DEFINITION as INTAKE
 from services.intake.domain.dealer_signature import sign
+from shared.db import prepared
 from shared.db.messaging_tables import inbox, outbox
 from shared.service import build_app
 from shared.settings import AuthSettings, HttpSettings, SuiteSettings
@@ -73,6 +74,17 @@ async def count(arguments: argparse.Namespace) -> dict[str, Any]:
             def _statement(*_args: Any) -> None:
                 if counting:
                     statements[_who(main)] += 1
+
+            # Statements asyncpg runs itself (shared.db.prepared) pass no SQLAlchemy event:
+            # each goes through the error translation once, which is counted instead.
+            translated = prepared._translated
+
+            def _counted(*arguments: Any) -> Any:
+                if counting:
+                    statements[_who(main)] += 1
+                return translated(*arguments)
+
+            prepared._translated = _counted  # type: ignore[assignment]
 
             @event.listens_for(engine, "begin")
             def _begin(*_args: Any) -> None:

@@ -72,6 +72,9 @@ async def profile(arguments: argparse.Namespace) -> str:
             check=True,
         )  # fmt: skip
         spy.wait()
+        if arguments.keep:
+            # py-spy's collapsed stacks, for reading by another grouping than the one below.
+            Path(arguments.keep).write_bytes(output.read_bytes())  # noqa: ASYNC240 - as above
         return top(output, arguments.limit)
 
 
@@ -88,6 +91,7 @@ def main() -> None:
     )
     parser.add_argument("--seconds", type=int, default=20)
     parser.add_argument("--limit", type=int, default=40)
+    parser.add_argument("--keep", help="also write py-spy's raw samples to this file")
     print(uvloop.run(profile(parser.parse_args())))
 
 

@@ -49,6 +49,9 @@ from shared.settings import BrokerSettings
 
 log = logging.getLogger(__name__)
 
+# Built once: a statement built per message costs more CPU in SQLAlchemy than its round trip.
+_INBOX_ROW = insert(inbox)
+
 E = TypeVar("E", bound=EventSchema)
 Handler = Callable[[UnitOfWork, E, Envelope], Awaitable[None]]
 
@@ -227,12 +230,13 @@ class EventConsumer:
         async with self._unit_of_work() as uow:
             try:
                 await uow.session.execute(
-                    insert(inbox).values(
-                        consumer=self._service,
-                        message_id=str(envelope.id),
-                        event_type=envelope.type,
-                        handled_at=datetime.now(UTC),
-                    )
+                    _INBOX_ROW,
+                    {
+                        "consumer": self._service,
+                        "message_id": str(envelope.id),
+                        "event_type": envelope.type,
+                        "handled_at": datetime.now(UTC),
+                    },
                 )
             except IntegrityError:
                 return "duplicate"

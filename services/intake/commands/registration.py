@@ -85,6 +85,10 @@ async def register_in(
     warranty = Warranty.for_unit(purchase_date, months)
     fault_day = (command.fault_occurred_at or received_at).astimezone(UTC).date()
 
+    # The customer first: the year's number row stays locked from the number to the commit
+    # and every registration queues on it, so nothing that does not need the number is done
+    # while holding it.
+    customer = await Customers(session).placed(command.customer)
     requests = ServiceRequestRepository(session)
     number = await requests.next_number(received_at.year)
     request = ServiceRequest(
@@ -118,7 +122,6 @@ async def register_in(
             actor=command.actor,
         )
     )
-    customer = await Customers(session).placed(command.customer)
     request.customer_id = customer.customer_id
     events: list[EventSchema] = []
     if request.work_done is not None and request.dealer_id and request.dealer_report_no:

@@ -6,12 +6,52 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import Executable, bindparam, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.intake.db.models import CustomerRow, ProductModelRow, QualityAlertRow, UnitRow
 from services.intake.domain.service_request import Customer
+from shared.db.prepared import HotStatement
+
+_MODELS = ProductModelRow.__table__.c
+_UNITS = UnitRow.__table__
+_CUSTOMERS = CustomerRow.__table__
+
+
+def _unit_upsert(insert_: type[postgresql.Insert] | type[sqlite.Insert]) -> Executable:
+    statement = insert_(_UNITS)
+    return statement.on_conflict_do_update(
+        index_elements=["serial_no"],
+        # A known date is the register's and stays; an unknown one is taken from the report.
+        set_={
+            "purchase_date": func.coalesce(_UNITS.c.purchase_date, statement.excluded.purchase_date)
+        },
+    ).returning(_UNITS.c.purchase_date)
+
+
+# The statements of every report, built once: a statement built per call costs more CPU in
+# SQLAlchemy (construction, cache key) than its round trip. Values are given when executed.
+_TERMS = HotStatement(
+    select(_MODELS.product_line, _MODELS.warranty_months).where(_MODELS.model == bindparam("model"))
+)
+_UNIT_UPSERT = {
+    "postgresql": HotStatement(_unit_upsert(postgresql.Insert)),
+    "sqlite": HotStatement(_unit_upsert(sqlite.Insert)),
+}
+_CUSTOMER_FOUND = HotStatement(
+    select(
+        _CUSTOMERS.c.id,
+        _CUSTOMERS.c.address,
+        _CUSTOMERS.c.region,
+        _CUSTOMERS.c.latitude,
+        _CUSTOMERS.c.longitude,
+    )
+    .where(_CUSTOMERS.c.phone == bindparam("phone"), _CUSTOMERS.c.name == bindparam("name"))
+    .limit(1)
+)
+_CUSTOMER_ADDED = HotStatement(insert(_CUSTOMERS).returning(_CUSTOMERS.c.id))
+_CUSTOMER_KEPT = HotStatement(update(_CUSTOMERS).where(_CUSTOMERS.c.id == bindparam("customer_id")))
 
 
 @dataclass(frozen=True)
@@ -38,13 +78,8 @@ class ProductCatalogue:
 
     async def terms(self, model: str) -> ModelTerms | None:
         """The model's line and warranty, read without loading the row into the session."""
-        models = ProductModelRow.__table__.c
-        found = (
-            await self._session.execute(
-                select(models.product_line, models.warranty_months).where(models.model == model)
-            )
-        ).first()
-        return None if found is None else ModelTerms(found[0], found[1])
+        found = await _TERMS.execute(self._session, {"model": model})
+        return ModelTerms(*found[0]) if found else None
 
     async def purchase_date_of(
         self,
@@ -55,26 +90,15 @@ class ProductCatalogue:
     ) -> date | None:
         """The unit's purchase date, registering the unit on its first report (with the date
         given) and filling in a date it lacked; one statement whatever the case."""
-        dialect = self._session.get_bind().dialect.name
-        insert_ = postgresql.insert if dialect == "postgresql" else sqlite.insert
-        units = UnitRow.__table__
-        statement = insert_(units).values(
-            serial_no=serial_no,
-            product_model=model,
-            purchase_date=purchase_date,
-            selling_dealer_id=selling_dealer_id,
-            registered_at=datetime.now(UTC),
-        )
-        statement = statement.on_conflict_do_update(
-            index_elements=["serial_no"],
-            # A known date is the register's and stays; an unknown one is taken from the report.
-            set_={
-                "purchase_date": func.coalesce(
-                    UnitRow.purchase_date, statement.excluded.purchase_date
-                )
-            },
-        ).returning(UnitRow.purchase_date)
-        stored: date | None = (await self._session.execute(statement)).scalar_one()
+        statement = _UNIT_UPSERT[self._session.get_bind().dialect.name]
+        values = {
+            "serial_no": serial_no,
+            "product_model": model,
+            "purchase_date": purchase_date,
+            "selling_dealer_id": selling_dealer_id,
+            "registered_at": datetime.now(UTC),
+        }
+        stored: date | None = (await statement.execute(self._session, values))[0][0]
         return stored
 
     async def unit(self, serial_no: str) -> UnitRow | None:
@@ -113,21 +137,15 @@ class Customers:
     async def placed(self, customer: Customer) -> PlacedCustomer:
         """``find_or_add`` in Core statements (no rows loaded into the session), with the
         customer's stored position: one statement, two when something is new."""
-        customers = CustomerRow.__table__
-        c = customers.c
-        found = (
-            await self._session.execute(
-                select(c.id, c.address, c.region, c.latitude, c.longitude)
-                .where(c.phone == customer.phone, c.name == customer.name)
-                .limit(1)
-            )
-        ).first()
+        rows = await _CUSTOMER_FOUND.execute(
+            self._session, {"phone": customer.phone, "name": customer.name}
+        )
         latitude, longitude = (
             (float(customer.latitude), float(customer.longitude))
             if customer.latitude is not None and customer.longitude is not None
             else (None, None)
         )
-        if found is None:
+        if not rows:
             values = {
                 "name": customer.name,
                 "phone": customer.phone,
@@ -138,21 +156,18 @@ class Customers:
                 "longitude": longitude,
                 "created_at": datetime.now(UTC),
             }
-            customer_id = (
-                await self._session.execute(insert(customers).values(values).returning(c.id))
-            ).scalar_one()
+            customer_id = (await _CUSTOMER_ADDED.execute(self._session, values))[0][0]
         else:
-            customer_id = found.id
+            customer_id, address, region, stored_latitude, stored_longitude = rows[0]
             kept = {
-                "address": customer.address or found.address,
-                "region": customer.region or found.region,
-                "latitude": found.latitude if latitude is None else latitude,
-                "longitude": found.longitude if longitude is None else longitude,
+                "address": customer.address or address,
+                "region": customer.region or region,
+                "latitude": stored_latitude if latitude is None else latitude,
+                "longitude": stored_longitude if longitude is None else longitude,
             }
-            if kept != {k: getattr(found, k) for k in kept}:
-                await self._session.execute(
-                    update(customers).where(c.id == customer_id).values(kept)
-                )
+            stored = (address, region, stored_latitude, stored_longitude)
+            if tuple(kept.values()) != stored:
+                await _CUSTOMER_KEPT.execute(self._session, {"customer_id": customer_id, **kept})
             latitude, longitude = kept["latitude"], kept["longitude"]
         if latitude is None or longitude is None:
             return PlacedCustomer(customer_id, None, None)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import Executable, bindparam, delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -15,7 +15,29 @@ from services.intake.db.models import (
     DealerSecretRow,
     SequenceRow,
 )
+from shared.db.prepared import HotStatement
 from shared.db.sequences import upsert_increment
+
+_KEYS = DealerIdempotencyRow.__table__
+
+
+def _claim(insert_: type[postgresql.Insert] | type[sqlite.Insert]) -> Executable:
+    return (
+        insert_(_KEYS)
+        .values(status_code=0, response={})
+        .on_conflict_do_nothing(index_elements=["dealer_id", "key"])
+        .returning(_KEYS.c.created_at)
+    )
+
+
+# The statements of every dealer report, built once (a statement built per call costs more
+# CPU in SQLAlchemy than its round trip); the other columns are given when executed.
+_CLAIM = {"postgresql": _claim(postgresql.Insert), "sqlite": _claim(sqlite.Insert)}
+_ANSWER = HotStatement(
+    update(_KEYS).where(
+        _KEYS.c.dealer_id == bindparam("key_dealer_id"), _KEYS.c.key == bindparam("key_key")
+    )
+)
 
 
 class DealerRepository:
@@ -81,32 +103,23 @@ class DealerRepository:
         """Take the key before doing the work, in one statement: False when it is taken. A
         second request with the same key waits here until the first one's transaction ends
         (PostgreSQL), and then finds its answer."""
-        dialect = self._session.get_bind().dialect.name
-        insert_ = postgresql.insert if dialect == "postgresql" else sqlite.insert
-        keys = DealerIdempotencyRow.__table__
         claimed = await self._session.execute(
-            insert_(keys)
-            .values(
-                dealer_id=dealer_id,
-                key=key,
-                body_sha256=body_sha256,
-                status_code=0,
-                response={},
-                created_at=now,
-            )
-            .on_conflict_do_nothing(index_elements=["dealer_id", "key"])
-            .returning(keys.c.created_at)
+            _CLAIM[self._session.get_bind().dialect.name],
+            {"dealer_id": dealer_id, "key": key, "body_sha256": body_sha256, "created_at": now},
         )
         return claimed.first() is not None
 
     async def answer_idempotency(
         self, dealer_id: str, key: str, status_code: int, response: dict[str, Any]
     ) -> None:
-        keys = DealerIdempotencyRow.__table__.c
-        await self._session.execute(
-            update(DealerIdempotencyRow.__table__)
-            .where(keys.dealer_id == dealer_id, keys.key == key)
-            .values(status_code=status_code, response=response)
+        await _ANSWER.execute(
+            self._session,
+            {
+                "key_dealer_id": dealer_id,
+                "key_key": key,
+                "status_code": status_code,
+                "response": response,
+            },
         )
 
     async def purge_idempotency(self, before: datetime) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import bindparam, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.intake.db.models import RequestNumberCounter, ServiceRequestRow, TimelineEntryRow
@@ -23,53 +23,77 @@ from services.intake.domain.service_request import (
     WorkDone,
 )
 from services.intake.domain.workflow import RequestStatus
-from shared.db.sequences import upsert_increment
+from shared.db.prepared import HotStatement
+from shared.db.sequences import increment_statement
+
+
+def _columns(request: ServiceRequest) -> dict[str, Any]:
+    """The request's columns (``id`` aside); the technician's only once one is assigned, so
+    that saving a request never clears them."""
+    columns: dict[str, Any] = {
+        "request_no": request.request_no,
+        "channel": request.channel.value,
+        "kind": request.kind.value if request.kind else None,
+        "severity": request.severity.value if request.severity else None,
+        "customer_request": request.customer_asks.value if request.customer_asks else None,
+        "customer_name": request.customer.name,
+        "customer_phone": request.customer.phone,
+        "customer_address": request.customer.address,
+        "customer_region": request.customer.region,
+        "product_model": request.product_model,
+        "product_line": request.product_line,
+        "serial_no": request.serial_no,
+        "purchase_date": request.purchase_date,
+        "quantity": request.quantity,
+        "fault_description": request.fault_description,
+        "fault_code": request.fault_code,
+        "fault_occurred_at": request.fault_occurred_at,
+        "in_warranty": request.in_warranty,
+        "warranty_expires_on": request.warranty_expires_on,
+        "visit_needed": request.visit_needed,
+        "dealer_id": request.dealer_id,
+        "dealer_report_no": request.dealer_report_no,
+        "work_done": request.work_done.as_json() if request.work_done else None,
+        "customer_id": request.customer_id,
+        "last_department_update_at": request.last_department_update_at,
+        "status": request.status.value,
+        "received_at": request.received_at,
+        "updated_at": request.updated_at or request.received_at,
+    }
+    if request.technician is not None:
+        columns["technician_id"] = request.technician.technician_id
+        columns["technician_name"] = request.technician.name
+        columns["technician_assigned_at"] = request.technician.assigned_at
+    return columns
 
 
 def _to_row(request: ServiceRequest, row: ServiceRequestRow) -> None:
-    row.request_no = request.request_no
-    row.channel = request.channel.value
-    row.kind = request.kind.value if request.kind else None
-    row.severity = request.severity.value if request.severity else None
-    row.customer_request = request.customer_asks.value if request.customer_asks else None
-    row.customer_name = request.customer.name
-    row.customer_phone = request.customer.phone
-    row.customer_address = request.customer.address
-    row.customer_region = request.customer.region
-    row.product_model = request.product_model
-    row.product_line = request.product_line
-    row.serial_no = request.serial_no
-    row.purchase_date = request.purchase_date
-    row.quantity = request.quantity
-    row.fault_description = request.fault_description
-    row.fault_code = request.fault_code
-    row.fault_occurred_at = request.fault_occurred_at
-    row.in_warranty = request.in_warranty
-    row.warranty_expires_on = request.warranty_expires_on
-    row.visit_needed = request.visit_needed
-    row.dealer_id = request.dealer_id
-    row.dealer_report_no = request.dealer_report_no
-    row.work_done = request.work_done.as_json() if request.work_done else None
-    row.customer_id = request.customer_id
-    if request.technician is not None:
-        row.technician_id = request.technician.technician_id
-        row.technician_name = request.technician.name
-        row.technician_assigned_at = request.technician.assigned_at
-    row.last_department_update_at = request.last_department_update_at
-    row.status = request.status.value
-    row.received_at = request.received_at
-    row.updated_at = request.updated_at or request.received_at
+    for key, value in _columns(request).items():
+        setattr(row, key, value)
+
+
+# Every column but ``id``, each named in every insert, so that one compiled form serves all.
+_UNSET_COLUMNS = {c.key: None for c in ServiceRequestRow.__table__.columns if c.key != "id"}
+# Built once: a statement built per call costs more CPU (construction, cache key) than its
+# round trip.
+_INSERT_REQUEST = HotStatement(insert(ServiceRequestRow.__table__))
+_INSERT_TIMELINE = HotStatement(insert(TimelineEntryRow.__table__))
+_LOCKED_STATUS = HotStatement(
+    select(ServiceRequestRow.__table__.c.status)
+    .where(ServiceRequestRow.__table__.c.request_no == bindparam("request_no"))
+    .with_for_update()
+)
+_NEXT_NUMBER = {
+    dialect: HotStatement(
+        increment_statement(dialect, RequestNumberCounter.__table__, ("year",), "last_sequence")
+    )
+    for dialect in ("postgresql", "sqlite")
+}
 
 
 def _row_values(request: ServiceRequest) -> dict[str, Any]:
     """The row of a request, as values for a Core insert."""
-    row = ServiceRequestRow()
-    _to_row(request, row)
-    return {
-        column.key: getattr(row, column.key)
-        for column in ServiceRequestRow.__table__.columns
-        if column.key != "id"
-    }
+    return {**_UNSET_COLUMNS, **_columns(request)}
 
 
 def _entry_values(request_no: str, entry: TimelineEntry) -> dict[str, Any]:
@@ -129,10 +153,8 @@ class ServiceRequestRepository:
         self._session = session
 
     async def next_number(self, year: int) -> RequestNumber:
-        statement = upsert_increment(
-            self._session, RequestNumberCounter.__table__, {"year": year}, "last_sequence"
-        )
-        sequence = (await self._session.execute(statement)).scalar_one()
+        statement = _NEXT_NUMBER[self._session.get_bind().dialect.name]
+        sequence = (await statement.execute(self._session, {"key_year": year}))[0][0]
         return RequestNumber(year=year, sequence=sequence)
 
     async def add(self, request: ServiceRequest) -> None:
@@ -148,13 +170,16 @@ class ServiceRequestRepository:
         (the request, then its timeline in one executemany), nothing kept in the session."""
         # On the tables, not the mapped classes: a Core statement skips the ORM's bulk
         # machinery, which costs more CPU here than the round trip.
-        await self._session.execute(
-            insert(ServiceRequestRow.__table__).values(_row_values(request))
+        await _INSERT_REQUEST.execute(self._session, _row_values(request))
+        await _INSERT_TIMELINE.many(
+            self._session, [_entry_values(request.request_no, entry) for entry in request.timeline]
         )
-        await self._session.execute(
-            insert(TimelineEntryRow.__table__),
-            [_entry_values(request.request_no, entry) for entry in request.timeline],
-        )
+
+    async def locked_status(self, request_no: str) -> RequestStatus | None:
+        """The request's status, its row locked until the transaction ends (as ``get`` with
+        ``lock``), read without loading the row."""
+        found = await _LOCKED_STATUS.execute(self._session, {"request_no": request_no})
+        return RequestStatus(found[0][0]) if found else None
 
     async def save(self, request: ServiceRequest, new_entries: list[TimelineEntry]) -> None:
         row = await self._row(request.request_no, lock=True)

@@ -45,11 +45,14 @@ async def on_request_registered(
     here, after registration.
     """
     requests = ServiceRequestRepository(uow.session)
-    # Without its timeline: triage only adds entries. A dealer's report was triaged when it
-    # was registered, so this finds it past ``received`` and is one statement.
+    # A dealer's report was triaged when it was registered: its status alone, one narrow
+    # statement, says so. The row stays locked, so an agent's triage waits for this one.
+    if await requests.locked_status(event.request_no) is not RequestStatus.RECEIVED:
+        return  # triaged at registration, or an agent got there first (or unknown)
+    # Without its timeline: triage only adds entries.
     request = await requests.get(event.request_no, lock=True)
-    if request is None or request.status is not RequestStatus.RECEIVED:
-        return  # triaged at registration, or an agent got there first
+    if request is None:
+        return
     decision = triage_rules().decide(request)
     if decision is None:
         return
