@@ -81,6 +81,7 @@ class ServiceRuntime:
                 self.broker,
             )
         self._tasks: list[asyncio.Task[None]] = []
+        self._relay_task: asyncio.Task[None] | None = None
         self._background = definition.background
 
     def unit_of_work(self) -> UnitOfWork:
@@ -89,7 +90,8 @@ class ServiceRuntime:
     async def start(self) -> None:
         self._tasks.append(asyncio.create_task(self.broker.run(), name="broker"))
         if self.relay is not None:
-            self._tasks.append(asyncio.create_task(self.relay.run(), name="outbox-relay"))
+            self._relay_task = asyncio.create_task(self.relay.run(), name="outbox-relay")
+            self._tasks.append(self._relay_task)
         self._tasks.append(asyncio.create_task(self._housekeeping(), name="housekeeping"))
         for work in self._background:
             self._tasks.append(asyncio.create_task(work(self), name=getattr(work, "__name__", "")))
@@ -100,6 +102,11 @@ class ServiceRuntime:
                 await self.consumer.stop()
         if self.relay is not None:
             self.relay.stop()
+            if self._relay_task is not None:
+                # Its pass ends by itself (bounded): cancelled inside a database call, the
+                # driver's clean-up of the connection can outlive the engine (seen with
+                # aiosqlite) and then hangs the event loop's close for ever.
+                await asyncio.wait({self._relay_task}, timeout=5)
         await self.broker.close()
         for task in self._tasks:
             task.cancel()
