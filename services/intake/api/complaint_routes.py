@@ -12,7 +12,7 @@ from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from services.intake.api.routes import RequestNo
+from services.intake.api.routes import RequestNo, illegal_transition
 from services.intake.commands import complaints as commands
 from services.intake.commands.errors import Conflict, NotFound
 from services.intake.domain.complaint import (
@@ -115,10 +115,7 @@ async def _run(action: Awaitable[Complaint]) -> ComplaintRead:
     except Conflict as exc:
         raise Problem(409, "Conflict", str(exc), type_="urn:aftersales:problem:complaint") from exc
     except ComplaintRefused as exc:
-        raise Problem(
-            409, "Conflict", str(exc), type_="urn:aftersales:problem:illegal-transition",
-            status_now=exc.status.value, allowed=exc.allowed,
-        ) from exc  # fmt: skip
+        raise illegal_transition(exc, exc.status.value, exc.allowed) from exc
 
 
 COMPLAINT = "/service-requests/{request_no}/complaint"

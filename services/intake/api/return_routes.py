@@ -11,7 +11,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
-from services.intake.api.routes import RequestNo
+from services.intake.api.routes import RequestNo, illegal_transition
 from services.intake.commands import returns as commands
 from services.intake.commands.errors import Conflict, NotFound
 from services.intake.domain.return_for_repair import (
@@ -149,10 +149,7 @@ async def _run(action: Awaitable[ReturnForRepair]) -> ReturnRead:
     except Conflict as exc:
         raise Problem(409, "Conflict", str(exc), type_="urn:aftersales:problem:return") from exc
     except ReturnRefused as exc:
-        raise Problem(
-            409, "Conflict", str(exc), type_="urn:aftersales:problem:illegal-transition",
-            status_now=exc.status.value, allowed=exc.allowed,
-        ) from exc  # fmt: skip
+        raise illegal_transition(exc, exc.status.value, exc.allowed) from exc
 
 
 RETURN = "/service-requests/{request_no}/return"

@@ -32,6 +32,19 @@ router = APIRouter(prefix="/api/v1/service-requests", tags=["service requests"])
 RequestNo = Annotated[str, Path(pattern=r"^SR-\d{4}-\d{6}$", examples=["SR-2026-000123"])]
 
 
+def illegal_transition(refused: Exception, status_now: str, allowed: list[str]) -> Problem:
+    """The 409 every intake state machine (requests, complaints, returns) answers a move its
+    state does not allow with: the state now and the moves it does allow."""
+    return Problem(
+        409,
+        "Conflict",
+        str(refused),
+        type_="urn:aftersales:problem:illegal-transition",
+        status_now=status_now,
+        allowed=allowed,
+    )
+
+
 def request_read(
     request: ServiceRequest,
     sla: list[SlaClockRead] | None = None,

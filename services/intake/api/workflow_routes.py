@@ -9,7 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, ConfigDict, Field
 
-from services.intake.api.routes import RequestNo, request_read
+from services.intake.api.routes import RequestNo, illegal_transition, request_read
 from services.intake.api.schemas import ServiceRequestRead
 from services.intake.api.sla_routes import clocks_of
 from services.intake.commands import workflow
@@ -54,14 +54,7 @@ async def _run(uow: UnitOfWork, action: Awaitable[ServiceRequest]) -> ServiceReq
     except NotFound as exc:
         raise Problem(404, "Not Found", f"No service request {exc}.") from exc
     except IllegalTransition as exc:
-        raise Problem(
-            409,
-            "Conflict",
-            str(exc),
-            type_="urn:aftersales:problem:illegal-transition",
-            status_now=exc.status.value,
-            allowed=exc.allowed,
-        ) from exc
+        raise illegal_transition(exc, exc.status.value, exc.allowed) from exc
     return request_read(request, await clocks_of(uow, request.request_no))
 
 
