@@ -23,7 +23,8 @@ from services.dispatch.domain.job import (
     next_status,
     same_day_missed,
 )
-from services.dispatch.domain.staffing import ServicePointIn, TechnicianIn, parse_csv
+from services.dispatch.domain.staffing import ServicePointIn, TechnicianIn
+from shared.csv_lines import parse_csv
 
 NOW = datetime(2026, 11, 25, 2, 0, tzinfo=UTC)
 
@@ -111,7 +112,7 @@ def test_technician_csv_keeps_good_rows_and_reports_bad_ones_by_line() -> None:
         "T-4,刘洋,pumps,2027-06-30,SP-1,whenever\n"
         "T-1,陈杰,pumps,2027-06-30,SP-1,mon-fri 09:00-18:00\n"
     )
-    parsed = parse_csv(text, TechnicianIn)
+    parsed = parse_csv(text, TechnicianIn, "id")
     assert [line for line, _ in parsed.rows] == [2]
     assert parsed.rows[0][1].skills == ["compressors", "pumps"]
     assert [r.line for r in parsed.rejected] == [3, 4, 5, 6]
@@ -120,7 +121,7 @@ def test_technician_csv_keeps_good_rows_and_reports_bad_ones_by_line() -> None:
 
 
 def test_csv_header_problems_are_reported_on_line_one() -> None:
-    parsed = parse_csv("id,name,colour\n", ServicePointIn)
+    parsed = parse_csv("id,name,colour\n", ServicePointIn, "id")
     assert parsed.rejected[0].line == 1
     assert "missing columns: region" in parsed.rejected[0].errors[0]
     assert "unknown columns: colour" in parsed.rejected[0].errors[1]

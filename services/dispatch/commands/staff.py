@@ -8,13 +8,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
 from services.dispatch.db.staff import ServicePoints, Technicians
-from services.dispatch.domain.staffing import (
-    ParsedFile,
-    RejectedLine,
-    ServicePointIn,
-    TechnicianIn,
-    parse_csv,
-)
+from services.dispatch.domain.staffing import ServicePointIn, TechnicianIn
+from shared.csv_lines import ParsedFile, RejectedLine, parse_csv
 from shared.db.unit_of_work import UnitOfWork
 
 
@@ -46,7 +41,7 @@ async def put_technician(uow: UnitOfWork, technician: TechnicianIn) -> bool:
 
 
 async def import_service_points(uow: UnitOfWork, text: str) -> ImportReport:
-    parsed: ParsedFile[ServicePointIn] = parse_csv(text, ServicePointIn)
+    parsed: ParsedFile[ServicePointIn] = parse_csv(text, ServicePointIn, "id")
     report = ImportReport(rejected=list(parsed.rejected))
     now = datetime.now(UTC)
     async with uow:
@@ -60,7 +55,7 @@ async def import_service_points(uow: UnitOfWork, text: str) -> ImportReport:
 
 
 async def import_technicians(uow: UnitOfWork, text: str) -> ImportReport:
-    parsed: ParsedFile[TechnicianIn] = parse_csv(text, TechnicianIn)
+    parsed: ParsedFile[TechnicianIn] = parse_csv(text, TechnicianIn, "id")
     report = ImportReport(rejected=list(parsed.rejected))
     now = datetime.now(UTC)
     async with uow:

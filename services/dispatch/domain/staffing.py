@@ -3,14 +3,11 @@ A CSV import keeps every good row and reports every bad one with its line number
 
 from __future__ import annotations
 
-import csv
-import io
-from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
-from typing import Any, Generic, TypeVar
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from services.dispatch.domain.calendar import CalendarError, parse_days_off, parse_shifts
 
@@ -87,57 +84,3 @@ class TechnicianIn(BaseModel):
         except CalendarError as exc:
             raise ValueError(str(exc)) from exc
         return value
-
-
-LineT = TypeVar("LineT", bound=BaseModel)
-
-
-@dataclass(frozen=True)
-class RejectedLine:
-    line: int
-    errors: list[str]
-
-
-@dataclass(frozen=True)
-class ParsedFile(Generic[LineT]):
-    rows: list[tuple[int, LineT]]
-    rejected: list[RejectedLine]
-
-
-def parse_csv(text: str, line_type: type[LineT]) -> ParsedFile[LineT]:
-    columns = set(line_type.model_fields)
-    required = {name for name, f in line_type.model_fields.items() if f.is_required()}
-    text = text.removeprefix("\ufeff")  # Excel writes a BOM before UTF-8 CSV
-    reader = csv.DictReader(io.StringIO(text))
-    header = [name.strip() for name in (reader.fieldnames or [])]
-    missing, unknown = required - set(header), set(header) - columns
-    if missing or unknown:
-        problems = []
-        if missing:
-            problems.append(f"missing columns: {', '.join(sorted(missing))}")
-        if unknown:
-            problems.append(f"unknown columns: {', '.join(sorted(unknown))}")
-        return ParsedFile(rows=[], rejected=[RejectedLine(1, problems)])
-    reader.fieldnames = header
-    rows: list[tuple[int, LineT]] = []
-    rejected: list[RejectedLine] = []
-    seen: dict[str, int] = {}
-    for record in reader:
-        line = reader.line_num
-        if None in record:
-            rejected.append(RejectedLine(line, ["more values than columns"]))
-            continue
-        values = {k: v for k, v in record.items() if v not in (None, "")}
-        try:
-            parsed = line_type.model_validate(values)
-        except ValidationError as exc:
-            errors = [f"{'.'.join(map(str, e['loc'])) or 'row'}: {e['msg']}" for e in exc.errors()]
-            rejected.append(RejectedLine(line, errors))
-            continue
-        identity = str(parsed.id)
-        if identity in seen:
-            rejected.append(RejectedLine(line, [f"id {identity} already on line {seen[identity]}"]))
-            continue
-        seen[identity] = line
-        rows.append((line, parsed))
-    return ParsedFile(rows=rows, rejected=rejected)

@@ -9,12 +9,12 @@ from services.intake.db.catalogue import Customers, ProductCatalogue
 from services.intake.db.models import ProductModelRow, UnitRow
 from services.intake.domain.catalogue_import import (
     ProductModelLine,
-    RejectedLine,
     UnitLine,
     parse_models,
     parse_units,
 )
 from services.intake.domain.service_request import Customer
+from shared.csv_lines import RejectedLine
 from shared.db.unit_of_work import UnitOfWork
 
 

@@ -3,14 +3,12 @@ reported with its line number and what is wrong with it."""
 
 from __future__ import annotations
 
-import csv
-import io
-from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
-from typing import Generic, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from shared.csv_lines import ParsedFile, parse_csv
 
 MODEL_COLUMNS = (
     "model", "name", "product_line", "warranty_months",
@@ -56,71 +54,11 @@ class UnitLine(BaseModel):
         return self
 
 
-LineT = TypeVar("LineT", bound=BaseModel)
-
-
-@dataclass(frozen=True)
-class RejectedLine:
-    line: int
-    errors: list[str]
-
-
-@dataclass(frozen=True)
-class ParsedFile(Generic[LineT]):
-    rows: list[tuple[int, LineT]]
-    rejected: list[RejectedLine]
-
-
 def parse_models(text: str) -> ParsedFile[ProductModelLine]:
-    return _parse(text, ProductModelLine, MODEL_COLUMNS, required={"model", "name", "product_line"})
+    return parse_csv(
+        text, ProductModelLine, MODEL_COLUMNS[0], MODEL_COLUMNS, {"model", "name", "product_line"}
+    )
 
 
 def parse_units(text: str) -> ParsedFile[UnitLine]:
-    return _parse(text, UnitLine, UNIT_COLUMNS, required={"serial_no", "model"})
-
-
-def _parse(
-    text: str, line_type: type[LineT], columns: tuple[str, ...], required: set[str]
-) -> ParsedFile[LineT]:
-    text = text.removeprefix("\ufeff")  # Excel writes a BOM before UTF-8 CSV
-    reader = csv.DictReader(io.StringIO(text))
-    header = [name.strip() for name in (reader.fieldnames or [])]
-    missing = required - set(header)
-    unknown = set(header) - set(columns)
-    if missing or unknown:
-        problems = []
-        if missing:
-            problems.append(f"missing columns: {', '.join(sorted(missing))}")
-        if unknown:
-            problems.append(f"unknown columns: {', '.join(sorted(unknown))}")
-        return ParsedFile(rows=[], rejected=[RejectedLine(1, problems)])
-    reader.fieldnames = header
-    rows: list[tuple[int, LineT]] = []
-    rejected: list[RejectedLine] = []
-    seen: dict[str, int] = {}
-    key = columns[0]
-    for record in reader:
-        line = reader.line_num
-        if None in record:
-            rejected.append(RejectedLine(line, ["more values than columns"]))
-            continue
-        values = {k: v for k, v in record.items() if v not in (None, "")}
-        try:
-            parsed = line_type.model_validate(values)
-        except ValidationError as exc:
-            rejected.append(
-                RejectedLine(
-                    line,
-                    [f"{'.'.join(map(str, e['loc'])) or 'row'}: {e['msg']}" for e in exc.errors()],
-                )
-            )
-            continue
-        identity = str(getattr(parsed, key))
-        if identity in seen:
-            rejected.append(
-                RejectedLine(line, [f"{key} {identity} already on line {seen[identity]}"])
-            )
-            continue
-        seen[identity] = line
-        rows.append((line, parsed))
-    return ParsedFile(rows=rows, rejected=rejected)
+    return parse_csv(text, UnitLine, UNIT_COLUMNS[0], UNIT_COLUMNS, {"serial_no", "model"})

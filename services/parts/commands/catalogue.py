@@ -11,8 +11,9 @@ from sqlalchemy import select
 from services.parts.commands.errors import Conflict
 from services.parts.db.models import PartRow, StockRow, SupplierRow, WarehouseRow
 from services.parts.db.stockroom import Stockroom
-from services.parts.domain.catalogue import PartDefinition, RejectedLine, parse_parts
+from services.parts.domain.catalogue import PartDefinition, parse_parts
 from services.parts.domain.stock import MovementKind, WarehouseKind
+from shared.csv_lines import RejectedLine
 from shared.db.unit_of_work import UnitOfWork
 from shared.events.schemas.parts import PartCataloguedV1
 

@@ -3,13 +3,12 @@ one is reported with its line number and what is wrong with it."""
 
 from __future__ import annotations
 
-import csv
-import io
-from dataclasses import dataclass
 from decimal import Decimal
 from typing import Annotated
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+
+from shared.csv_lines import ParsedFile, parse_csv
 
 PART_COLUMNS = (
     "part_no", "name", "fits_models", "unit_cost", "list_price",
@@ -42,52 +41,5 @@ class PartDefinition(BaseModel):
     return_required: bool = False
 
 
-@dataclass(frozen=True)
-class RejectedLine:
-    line: int
-    errors: list[str]
-
-
-@dataclass(frozen=True)
-class ParsedParts:
-    rows: list[tuple[int, PartDefinition]]
-    rejected: list[RejectedLine]
-
-
-def parse_parts(text: str) -> ParsedParts:
-    text = text.removeprefix("\ufeff")  # Excel writes a BOM before UTF-8 CSV
-    reader = csv.DictReader(io.StringIO(text))
-    header = [name.strip() for name in (reader.fieldnames or [])]
-    missing = REQUIRED_COLUMNS - set(header)
-    unknown = set(header) - set(PART_COLUMNS)
-    if missing or unknown:
-        problems = []
-        if missing:
-            problems.append(f"missing columns: {', '.join(sorted(missing))}")
-        if unknown:
-            problems.append(f"unknown columns: {', '.join(sorted(unknown))}")
-        return ParsedParts(rows=[], rejected=[RejectedLine(1, problems)])
-    reader.fieldnames = header
-    rows: list[tuple[int, PartDefinition]] = []
-    rejected: list[RejectedLine] = []
-    seen: dict[str, int] = {}
-    for record in reader:
-        line = reader.line_num
-        if None in record:
-            rejected.append(RejectedLine(line, ["more values than columns"]))
-            continue
-        values = {k: v for k, v in record.items() if v not in (None, "")}
-        try:
-            part = PartDefinition.model_validate(values)
-        except ValidationError as exc:
-            errors = [f"{'.'.join(map(str, e['loc'])) or 'row'}: {e['msg']}" for e in exc.errors()]
-            rejected.append(RejectedLine(line, errors))
-            continue
-        if part.part_no in seen:
-            rejected.append(
-                RejectedLine(line, [f"part_no {part.part_no} already on line {seen[part.part_no]}"])
-            )
-            continue
-        seen[part.part_no] = line
-        rows.append((line, part))
-    return ParsedParts(rows=rows, rejected=rejected)
+def parse_parts(text: str) -> ParsedFile[PartDefinition]:
+    return parse_csv(text, PartDefinition, "part_no", PART_COLUMNS, REQUIRED_COLUMNS)
