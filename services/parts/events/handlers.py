@@ -92,18 +92,29 @@ async def on_dealer_work_reported(
     uow: UnitOfWork, event: DealerWorkReportedV1, _e: Envelope
 ) -> None:
     """A dealer replaced parts and claims under warranty: their old parts must come back to
-    the old-parts store like a technician's (not after misuse, which no warranty covers)."""
-    if event.cause == "misuse":
+    the old-parts store like a technician's."""
+    await _expect_replaced_parts(uow, event.request_no, event.in_warranty, event.cause, [
+        (line.part_no, line.quantity, line.old_part_serial) for line in event.parts_replaced
+    ])  # fmt: skip
+
+
+async def _expect_replaced_parts(
+    uow: UnitOfWork,
+    request_no: str,
+    in_warranty: bool | None,
+    cause: str,
+    replaced: list[tuple[str, int, str | None]],
+) -> None:
+    """Old parts replaced outside our own jobs (a dealer's, the workshop's), one serial per
+    line if any; none after misuse, which no warranty covers."""
+    if cause == "misuse":
         return
     await cores.expect_returns(
         Stockroom(uow, _now(), actor="intake"),
-        event.request_no,
+        request_no,
         None,
-        event.in_warranty,
-        [
-            (line.part_no, line.quantity, [line.old_part_serial] if line.old_part_serial else [])
-            for line in event.parts_replaced
-        ],
+        in_warranty,
+        [(part_no, quantity, [serial] if serial else []) for part_no, quantity, serial in replaced],
         timedelta(days=settings().core_return_days),
     )
 
@@ -135,20 +146,10 @@ async def on_supplier_recovery_withdrawn(
 
 async def on_return_repaired(uow: UnitOfWork, event: ReturnRepairedV1, _e: Envelope) -> None:
     """The workshop replaced parts in a unit sent in: their old parts go to the old-parts
-    store like a technician's (not after misuse, which no warranty covers)."""
-    if event.cause == "misuse":
-        return
-    await cores.expect_returns(
-        Stockroom(uow, _now(), actor="intake"),
-        event.request_no,
-        None,
-        event.in_warranty,
-        [
-            (line.part_no, line.quantity, [line.old_part_serial] if line.old_part_serial else [])
-            for line in event.parts_replaced
-        ],
-        timedelta(days=settings().core_return_days),
-    )
+    store like a technician's."""
+    await _expect_replaced_parts(uow, event.request_no, event.in_warranty, event.cause, [
+        (line.part_no, line.quantity, line.old_part_serial) for line in event.parts_replaced
+    ])  # fmt: skip
 
 
 async def on_stock_low(uow: UnitOfWork, event: StockLowV1, _e: Envelope) -> None:
