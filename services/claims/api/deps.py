@@ -42,15 +42,7 @@ def refusals(what: str) -> Iterator[None]:
         yield
     except NotFound as exc:
         raise Problem(404, "Not Found", f"No {what} {exc}.") from exc
-    except IllegalTransition as exc:
-        raise Problem(
-            409,
-            "Conflict",
-            str(exc),
-            type_="urn:aftersales:problem:illegal-transition",
-            allowed=exc.allowed,
-        ) from exc
-    except Conflict as exc:
+    except (IllegalTransition, Conflict) as exc:
         raise Problem(
             409,
             "Conflict",
