@@ -461,6 +461,19 @@ INTAKE = Dashboard(
                     description="rejected rising: a dealer's integration is broken "
                     "(bad signature, bad body).",
                 ),
+                Panel(
+                    "Dealer reports registered per transaction (group commit)",
+                    [
+                        (
+                            "sum(rate(aftersales_intake_dealer_report_group_size_sum[5m])) / "
+                            "sum(rate(aftersales_intake_dealer_report_group_size_count[5m]))",
+                            "reports per transaction",
+                        )
+                    ],
+                    description="1 under a light load; rising as reports arrive faster than "
+                    "one commit takes. Near INTAKE_DEALER_REPORT_GROUP_SIZE: the instances "
+                    "are at their limit.",
+                ),
             ],
         ),
         Row(

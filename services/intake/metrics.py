@@ -40,3 +40,10 @@ RESPONSE_SECONDS = Histogram(
     ["target"],
     buckets=(60, 300, 900, 1800, 3600, 7200, 14400, 28800, 86400, 172800, 259200),
 )
+
+DEALER_REPORT_GROUPS = Histogram(
+    "aftersales_intake_dealer_report_group_size",
+    "Dealer reports registered together in one transaction (group commit): 1 under a light "
+    "load, more as reports arrive faster than one commit takes.",
+    buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256),
+)

@@ -27,6 +27,10 @@ class IntakeSettings(ServiceSettings):
     # How long an instance trusts the dealer and secrets it read (0: read on every request).
     # A suspension or revocation made through another instance takes effect within this.
     dealer_cache_seconds: float = Field(5.0, ge=0)
+    # Dealer reports arriving together are registered together, in one transaction: at most
+    # this many in one, and at most this many such transactions at once (1 and 1: one by one).
+    dealer_report_group_size: int = Field(64, ge=1, le=1000)
+    dealer_report_groups_at_once: int = Field(3, ge=1, le=16)
     secrets_key_file: Path = Path("data/intake/dealer-secrets.key")
     # How often SLA breaches are looked for and the open-requests gauge is counted.
     sla_check_seconds: float = Field(30.0, gt=0)

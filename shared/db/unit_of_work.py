@@ -61,6 +61,13 @@ class UnitOfWork:
         self._pending_events += len(envelopes)
         return envelopes
 
+    async def publish_enveloped(self, envelopes: list[Envelope]) -> None:
+        """``publish_all`` for events already wrapped: work done for several callers at once
+        wraps each caller's events in that caller's correlation (``envelope_for`` in its
+        context)."""
+        await add_all_to_outbox(self.session, envelopes)
+        self._pending_events += len(envelopes)
+
     async def commit(self) -> None:
         await self.session.commit()
         if self._pending_events and self._on_events_committed is not None:

@@ -31,7 +31,8 @@ from services.intake.api.dealer_schemas import (
     dealer_status,
     internal_statuses,
 )
-from services.intake.commands.dealers import IdempotencyKey, submit_dealer_report
+from services.intake.commands.dealer_report_queue import DealerReportQueue
+from services.intake.commands.dealers import DealerReport, IdempotencyKey
 from services.intake.commands.errors import Conflict
 from services.intake.commands.registration import RegisterRequest, find_request
 from services.intake.db.repository import ServiceRequestRepository
@@ -47,6 +48,7 @@ from services.intake.domain.workflow import RequestStatus
 from services.intake.metrics import DEALER_REPORTS
 from shared.http.deps import UnitOfWorkDep
 from shared.http.problems import Problem
+from shared.observability.context import current_causation_id, current_correlation_id
 
 router = APIRouter(prefix="/api/v1/dealer", tags=["partner dealers"])
 
@@ -73,6 +75,24 @@ def _triage_rules(request: Request) -> TriageRules:
         state.dealer_triage_rules = TriageRules(channels=parse_channels(channels))
     rules: TriageRules = state.dealer_triage_rules
     return rules
+
+
+def _report_queue(request: Request) -> DealerReportQueue:
+    """This process's queue of dealer reports to register, made on first use."""
+    state = request.app.state
+    if getattr(state, "dealer_report_queue", None) is None:
+        runtime = state.runtime
+        settings = runtime.settings.service
+        state.dealer_report_queue = DealerReportQueue(
+            runtime.unit_of_work,
+            _created,
+            settings.default_warranty_months,
+            _triage_rules(request),
+            settings.dealer_report_group_size,
+            settings.dealer_report_groups_at_once,
+        )
+    queue: DealerReportQueue = state.dealer_report_queue
+    return queue
 
 
 def _read(request: ServiceRequest) -> DealerReportRead:
@@ -215,20 +235,19 @@ def _command(dealer_id: str, report: DealerReportIn) -> RegisterRequest:
 async def submit_repair_report(
     request: Request,
     dealer: DealerDep,
-    uow: UnitOfWorkDep,
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
 ) -> JSONResponse:
     try:
         key = _idempotency_key(idempotency_key)
         report, body_hash = _parse_report(await request.body())
         settings = request.app.state.runtime.settings.service
-        answer = await submit_dealer_report(
-            uow,
-            IdempotencyKey(dealer.dealer_id, key, body_hash, settings.idempotency_window),
-            _command(dealer.dealer_id, report),
-            _created,
-            settings.default_warranty_months,
-            _triage_rules(request),
+        answer = await _report_queue(request).submit(
+            DealerReport(
+                IdempotencyKey(dealer.dealer_id, key, body_hash, settings.idempotency_window),
+                _command(dealer.dealer_id, report),
+                current_correlation_id(),
+                current_causation_id(),
+            )
         )
     except Conflict as exc:
         DEALER_REPORTS.labels("rejected").inc()

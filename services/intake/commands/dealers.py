@@ -2,21 +2,32 @@
 
 from __future__ import annotations
 
+import logging
 import secrets
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from services.intake.commands.errors import Conflict, NotFound
-from services.intake.commands.registration import RegisterRequest, asked_kind, register_in
+from services.intake.commands.registration import (
+    RegisterRequest,
+    asked_kind,
+    register_all_in,
+    register_in,
+)
 from services.intake.db.dealers import DealerRepository
 from services.intake.db.models import DealerRow
 from services.intake.db.secret_box import SecretBox, fingerprint
 from services.intake.domain.triage import TriageRules
 from services.intake.metrics import count_registered
 from shared.db.unit_of_work import UnitOfWork
+from shared.messaging.outbox import envelope_for
+from shared.observability.context import correlated
+
+log = logging.getLogger(__name__)
 
 MAX_ACTIVE_SECRETS = 2
 # How PostgreSQL and SQLite name the unique (dealer, report number) when it is violated.
@@ -90,6 +101,114 @@ async def submit_dealer_report(
             count_registered(request.channel, asked_kind(request), request.severity)
             return DealerAnswer(201, body, replayed=False)
     raise Conflict("A request with this Idempotency-Key is still being processed; retry.")
+
+
+@dataclass(frozen=True)
+class DealerReport:
+    """A report waiting to be registered with others that arrived at the same moment,
+    with the correlation of the HTTP request that brought it (its events carry that)."""
+
+    key: IdempotencyKey
+    command: RegisterRequest
+    correlation_id: str
+    causation_id: str | None = None
+
+
+async def submit_dealer_reports(
+    unit_of_work: Callable[[], UnitOfWork],
+    reports: Sequence[DealerReport],
+    answer: Any,
+    default_warranty_months: int = 12,
+    triage: TriageRules | None = None,
+) -> list[DealerAnswer | Conflict]:
+    """Reports that arrived together, registered in one transaction (``submit_dealer_report``
+    for each, in effect): one commit, and the year's number counter locked once, for all.
+
+    A report that cannot join is answered alone afterwards, by ``submit_dealer_report``: one
+    whose ``Idempotency-Key`` is taken already (a repeat: it gets the stored answer), one
+    whose report number another report of the group carries. Should the group's transaction
+    fail (a report number taken meanwhile by another instance, a deadlock), every report of
+    it is answered alone, so one bad report never fails the others.
+    """
+    if len(reports) == 1:
+        return [await _alone(unit_of_work(), reports[0], answer, default_warranty_months, triage)]
+    answers: dict[int, DealerAnswer | Conflict] = {}
+    alone: list[int] = []
+    joined: list[int] = []
+    uow = unit_of_work()
+    try:
+        async with uow:
+            dealers = DealerRepository(uow.session)
+            now = datetime.now(UTC)
+            numbers_seen: set[tuple[str | None, str | None]] = set()
+            # Keys in one order, so two groups claiming the same two keys cannot deadlock.
+            for i in sorted(range(len(reports)), key=lambda i: _key_order(reports[i])):
+                report, number = reports[i], _report_number(reports[i])
+                if number in numbers_seen or not await dealers.claim_idempotency(
+                    report.key.dealer_id, report.key.key, report.key.body_sha256, now
+                ):
+                    alone.append(i)
+                    continue
+                numbers_seen.add(number)
+                joined.append(i)
+            joined.sort()  # numbered in the order they arrived
+            registered = await register_all_in(
+                uow, [reports[i].command for i in joined], default_warranty_months, triage
+            )
+            envelopes = []
+            for i, done in zip(joined, registered, strict=True):
+                with correlated(reports[i].correlation_id, reports[i].causation_id):
+                    envelopes.extend(envelope_for(event) for event in done.events)
+            await uow.publish_enveloped(envelopes)
+            bodies = [answer(done.request) for done in registered]
+            await dealers.answer_all_idempotency(
+                [
+                    (reports[i].key.dealer_id, reports[i].key.key, 201, body)
+                    for i, body in zip(joined, bodies, strict=True)
+                ]
+            )
+            await uow.commit()
+    except DBAPIError as failed:
+        log.info(
+            "a group of %d dealer reports failed (%s); each is registered alone",
+            len(reports),
+            type(failed.orig).__name__,
+        )
+        alone, joined = list(range(len(reports))), []
+    else:
+        for i, done, body in zip(joined, registered, bodies, strict=True):
+            request = done.request
+            count_registered(request.channel, asked_kind(request), request.severity)
+            answers[i] = DealerAnswer(201, body, replayed=False)
+    for i in sorted(alone):
+        answers[i] = await _alone(
+            unit_of_work(), reports[i], answer, default_warranty_months, triage
+        )
+    return [answers[i] for i in range(len(reports))]
+
+
+def _key_order(report: DealerReport) -> tuple[str, str]:
+    return report.key.dealer_id, report.key.key
+
+
+def _report_number(report: DealerReport) -> tuple[str | None, str | None]:
+    return report.command.dealer_id, report.command.dealer_report_no
+
+
+async def _alone(
+    uow: UnitOfWork,
+    report: DealerReport,
+    answer: Any,
+    default_warranty_months: int,
+    triage: TriageRules | None,
+) -> DealerAnswer | Conflict:
+    try:
+        with correlated(report.correlation_id, report.causation_id):
+            return await submit_dealer_report(
+                uow, report.key, report.command, answer, default_warranty_months, triage
+            )
+    except Conflict as refused:
+        return refused
 
 
 @dataclass(frozen=True)

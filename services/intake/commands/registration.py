@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
 from services.intake.commands.sla import start_first_clocks
 from services.intake.commands.workflow import apply_triage, triaged_event
-from services.intake.db.catalogue import Customers, ProductCatalogue
+from services.intake.db.catalogue import Customers, ModelTerms, PlacedCustomer, ProductCatalogue
 from services.intake.db.repository import ServiceRequestRepository
 from services.intake.domain.service_request import (
     Channel,
@@ -60,39 +61,105 @@ _CHANNEL_NAMES = {
 }
 
 
+@dataclass(frozen=True)
+class Registered:
+    """A request registered in the open transaction, and the events it causes (for the
+    caller to put in the outbox)."""
+
+    request: ServiceRequest
+    events: list[EventSchema]
+
+
 async def register_in(
     uow: UnitOfWork,
     command: RegisterRequest,
     default_warranty_months: int,
     triage: TriageRules | None = None,
 ) -> ServiceRequest:
-    """Register inside an open unit of work; the caller commits.
+    """Register inside an open unit of work, its events in the outbox; the caller commits.
 
     With ``triage`` the rules decide at once, in the same transaction, what they can decide
     (as the handler of ``intake.request.registered`` would a moment later, which then finds
     nothing left to do): one transaction and no round trip through the broker before the
-    request is on its way to dispatch. Written with Core statements, nothing loaded into the
-    session: nobody reads these rows back in this transaction.
+    request is on its way to dispatch.
+    """
+    (registered,) = await register_all_in(uow, [command], default_warranty_months, triage)
+    await uow.publish_all(registered.events)
+    return registered.request
+
+
+async def register_all_in(
+    uow: UnitOfWork,
+    commands: Sequence[RegisterRequest],
+    default_warranty_months: int,
+    triage: TriageRules | None = None,
+) -> list[Registered]:
+    """Register requests inside an open unit of work, numbered in the order given; the
+    caller puts their events in the outbox and commits.
+
+    Written with Core statements, nothing loaded into the session (nobody reads these rows
+    back in this transaction); the requests, timelines and clocks of all the commands in
+    one statement each. Rows are locked in one order whatever the commands' order — units
+    by serial number, then customers by phone and name, then the year's number counter —
+    so two transactions registering at once queue for each other instead of deadlocking.
     """
     received_at = datetime.now(UTC)
     session = uow.session
     catalogue = ProductCatalogue(session)
-    terms = await catalogue.terms(command.product_model)
-    purchase_date = await catalogue.purchase_date_of(
-        command.serial_no, command.product_model, command.purchase_date, command.dealer_id
-    )
+    terms_of = {
+        model: await catalogue.terms(model)
+        for model in sorted({command.product_model for command in commands})
+    }
+    purchase_dates: dict[int, date | None] = {}
+    for i in sorted(range(len(commands)), key=lambda i: commands[i].serial_no):
+        command = commands[i]
+        purchase_dates[i] = await catalogue.purchase_date_of(
+            command.serial_no, command.product_model, command.purchase_date, command.dealer_id
+        )
+    # The customers before the numbers: the year's number row stays locked from the number
+    # to the commit and every registration queues on it, so nothing that does not need the
+    # number is done while holding it.
+    customers = Customers(session)
+    placed: dict[int, PlacedCustomer] = {}
+    for i in sorted(
+        range(len(commands)), key=lambda i: (commands[i].customer.phone, commands[i].customer.name)
+    ):
+        placed[i] = await customers.placed(commands[i].customer)
+    requests = ServiceRequestRepository(session)
+    numbers = await requests.next_numbers(received_at.year, len(commands))
+    registered = [
+        _registered(
+            command,
+            str(numbers[i]),
+            received_at,
+            terms_of[command.product_model],
+            purchase_dates[i],
+            placed[i],
+            default_warranty_months,
+            triage,
+        )
+        for i, command in enumerate(commands)
+    ]
+    await requests.insert([r.request for r in registered])
+    await start_first_clocks(session, [r.request for r in registered], received_at)
+    return registered
+
+
+def _registered(
+    command: RegisterRequest,
+    request_no: str,
+    received_at: datetime,
+    terms: ModelTerms | None,
+    purchase_date: date | None,
+    customer: PlacedCustomer,
+    default_warranty_months: int,
+    triage: TriageRules | None,
+) -> Registered:
     months = terms.warranty_months if terms is not None else default_warranty_months
     warranty = Warranty.for_unit(purchase_date, months)
     fault_day = (command.fault_occurred_at or received_at).astimezone(UTC).date()
-
-    # The customer first: the year's number row stays locked from the number to the commit
-    # and every registration queues on it, so nothing that does not need the number is done
-    # while holding it.
-    customer = await Customers(session).placed(command.customer)
-    requests = ServiceRequestRepository(session)
-    number = await requests.next_number(received_at.year)
     request = ServiceRequest(
-        request_no=str(number),
+        request_no=request_no,
         channel=command.channel,
         customer=command.customer,
         product_model=command.product_model,
@@ -144,10 +211,7 @@ async def register_in(
         events.append(
             triaged_event(request, decision, triaged_at, customer.latitude, customer.longitude)
         )
-    await requests.insert(request)
-    await start_first_clocks(session, request, received_at)
-    await uow.publish_all(events)
-    return request
+    return Registered(request, events)
 
 
 async def register_request(

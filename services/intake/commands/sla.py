@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from functools import cache
 
@@ -62,16 +63,23 @@ def _targets(request: ServiceRequest) -> list[str]:
     return list(targets_for(kind if kind in {"consultation", "complaint"} else "repair", severity))
 
 
-async def start_first_clocks(session: AsyncSession, request: ServiceRequest, now: datetime) -> None:
-    """Start the clocks of a request registered in this transaction, from its receipt, on the
-    targets of its kind and severity as they are now (after an automatic triage, if there was
-    one: what starting and then retargeting would leave), in one statement."""
+async def start_first_clocks(
+    session: AsyncSession, requests: Sequence[ServiceRequest], now: datetime
+) -> None:
+    """Start the clocks of requests registered in this transaction, each from its receipt,
+    on the targets of its kind and severity as they are now (after an automatic triage, if
+    there was one: what starting and then retargeting would leave), in one statement."""
     calendar, targets = sla_policy()
     await SlaClocks(session, calendar).start_new(
-        request.request_no,
         [
-            SlaClock(target=targets[name], started_at=request.received_at)
-            for name in _targets(request)
+            (
+                request.request_no,
+                [
+                    SlaClock(target=targets[name], started_at=request.received_at)
+                    for name in _targets(request)
+                ],
+            )
+            for request in requests
         ],
         now,
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -32,7 +33,10 @@ def _claim(insert_: type[postgresql.Insert] | type[sqlite.Insert]) -> Executable
 
 # The statements of every dealer report, built once (a statement built per call costs more
 # CPU in SQLAlchemy than its round trip); the other columns are given when executed.
-_CLAIM = {"postgresql": _claim(postgresql.Insert), "sqlite": _claim(sqlite.Insert)}
+_CLAIM = {
+    "postgresql": HotStatement(_claim(postgresql.Insert)),
+    "sqlite": HotStatement(_claim(sqlite.Insert)),
+}
 _ANSWER = HotStatement(
     update(_KEYS).where(
         _KEYS.c.dealer_id == bindparam("key_dealer_id"), _KEYS.c.key == bindparam("key_key")
@@ -103,23 +107,33 @@ class DealerRepository:
         """Take the key before doing the work, in one statement: False when it is taken. A
         second request with the same key waits here until the first one's transaction ends
         (PostgreSQL), and then finds its answer."""
-        claimed = await self._session.execute(
-            _CLAIM[self._session.get_bind().dialect.name],
+        claimed = await _CLAIM[self._session.get_bind().dialect.name].execute(
+            self._session,
             {"dealer_id": dealer_id, "key": key, "body_sha256": body_sha256, "created_at": now},
         )
-        return claimed.first() is not None
+        return bool(claimed)
 
     async def answer_idempotency(
         self, dealer_id: str, key: str, status_code: int, response: dict[str, Any]
     ) -> None:
-        await _ANSWER.execute(
+        await self.answer_all_idempotency([(dealer_id, key, status_code, response)])
+
+    async def answer_all_idempotency(
+        self, answers: Sequence[tuple[str, str, int, dict[str, Any]]]
+    ) -> None:
+        """The answers to keys claimed in this transaction, as ``(dealer_id, key, status,
+        body)``: one statement whatever their number."""
+        await _ANSWER.many(
             self._session,
-            {
-                "key_dealer_id": dealer_id,
-                "key_key": key,
-                "status_code": status_code,
-                "response": response,
-            },
+            [
+                {
+                    "key_dealer_id": dealer_id,
+                    "key_key": key,
+                    "status_code": status_code,
+                    "response": response,
+                }
+                for dealer_id, key, status_code, response in answers
+            ],
         )
 
     async def purge_idempotency(self, before: datetime) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -89,6 +90,14 @@ _NEXT_NUMBER = {
     )
     for dialect in ("postgresql", "sqlite")
 }
+_NEXT_NUMBERS = {
+    dialect: HotStatement(
+        increment_statement(
+            dialect, RequestNumberCounter.__table__, ("year",), "last_sequence", step="count"
+        )
+    )
+    for dialect in ("postgresql", "sqlite")
+}
 
 
 def _row_values(request: ServiceRequest) -> dict[str, Any]:
@@ -157,6 +166,15 @@ class ServiceRequestRepository:
         sequence = (await statement.execute(self._session, {"key_year": year}))[0][0]
         return RequestNumber(year=year, sequence=sequence)
 
+    async def next_numbers(self, year: int, count: int) -> list[RequestNumber]:
+        """``count`` consecutive numbers in one statement (the counter row locked once)."""
+        if count == 1:
+            return [await self.next_number(year)]
+        statement = _NEXT_NUMBERS[self._session.get_bind().dialect.name]
+        found = await statement.execute(self._session, {"key_year": year, "count": count})
+        last: int = found[0][0]
+        return [RequestNumber(year=year, sequence=n) for n in range(last - count + 1, last + 1)]
+
     async def add(self, request: ServiceRequest) -> None:
         row = ServiceRequestRow()
         _to_row(request, row)
@@ -165,14 +183,20 @@ class ServiceRequestRepository:
             self._add_entry(request.request_no, entry)
         await self._session.flush()
 
-    async def insert(self, request: ServiceRequest) -> None:
-        """``add`` for a request nobody reads back in this transaction: two Core statements
-        (the request, then its timeline in one executemany), nothing kept in the session."""
+    async def insert(self, requests: Sequence[ServiceRequest]) -> None:
+        """``add`` for requests nobody reads back in this transaction: two Core statements
+        whatever their number (the requests, then their timelines, each one executemany),
+        nothing kept in the session."""
         # On the tables, not the mapped classes: a Core statement skips the ORM's bulk
         # machinery, which costs more CPU here than the round trip.
-        await _INSERT_REQUEST.execute(self._session, _row_values(request))
+        await _INSERT_REQUEST.many(self._session, [_row_values(request) for request in requests])
         await _INSERT_TIMELINE.many(
-            self._session, [_entry_values(request.request_no, entry) for entry in request.timeline]
+            self._session,
+            [
+                _entry_values(request.request_no, entry)
+                for request in requests
+                for entry in request.timeline
+            ],
         )
 
     async def locked_status(self, request_no: str) -> RequestStatus | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -66,8 +67,11 @@ class SlaClocks:
             self._session.add(row)
         await self._session.flush()
 
-    async def start_new(self, request_no: str, clocks: list[SlaClock], now: datetime) -> None:
-        """The first clocks of a request just registered (it has none yet): one statement."""
+    async def start_new(
+        self, clocks_of: Sequence[tuple[str, list[SlaClock]]], now: datetime
+    ) -> None:
+        """The first clocks of requests just registered (they have none yet), as
+        ``(request_no, clocks)``: one statement whatever their number."""
         await _INSERT_CLOCKS.many(
             self._session,
             [
@@ -82,6 +86,7 @@ class SlaClocks:
                     "due_at": clock.due_at(self._calendar, now),
                     "breached_at": None,
                 }
+                for request_no, clocks in clocks_of
                 for clock in clocks
             ],
         )
