@@ -8,7 +8,8 @@ import json
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
-from datetime import timedelta
+from datetime import date, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -41,7 +42,13 @@ DAY = timedelta(hours=24)
 
 
 def _answer(request: Any) -> dict[str, Any]:
-    return {"request_no": request.request_no, "dealer_report_no": request.dealer_report_no}
+    return {
+        "request_no": request.request_no,
+        "dealer_report_no": request.dealer_report_no,
+        "purchase_date": request.purchase_date and request.purchase_date.isoformat(),
+        "in_warranty": request.in_warranty,
+        "customer_id": request.customer_id,
+    }
 
 
 def report(
@@ -271,3 +278,76 @@ async def _until_waiting_on_a_lock(connection: asyncpg.Connection) -> None:
             return
         await asyncio.sleep(0.02)
     raise AssertionError("the registration never waited for the number")
+
+
+def _told(n: int, serial_no: str, bought: date | None, customer: Customer) -> DealerReport:
+    base = report(n, serial_no=serial_no)
+    command = replace(base.command, purchase_date=bought, customer=customer)
+    return replace(base, command=command)
+
+
+async def test_a_group_leaves_units_and_customers_as_one_report_after_another_would(
+    databases: DatabaseFactory, tmp_path: Path
+) -> None:
+    """The same reports, registered as one group and one by one, leave the same rows and get
+    the same answers, also when a unit or a person comes up twice in the group."""
+    old_friend = Customer("李娜", "13700000001", address="旧地址", region="上海")
+    seventh = Customer("周七", "13700000002")
+    lat, lon = Decimal("23.1"), Decimal("113.2")
+    earlier = [
+        _told(0, "WX200-KNOWN", None, old_friend),
+        _told(1, "WX200-DATED", date(2026, 1, 5), Customer("赵六", "13700000009")),
+    ]
+    group = [
+        _told(2, "WX200-NEW", None, seventh),
+        _told(3, "WX200-NEW", date(2026, 2, 1), replace(seventh, region="广州")),
+        _told(4, "WX200-KNOWN", date(2026, 3, 1), replace(old_friend, address="新地址")),
+        _told(5, "WX200-DATED", date(2025, 1, 1), replace(old_friend, address=None)),
+        _told(6, "WX200-OTHER", date(2026, 4, 1), replace(seventh, latitude=lat, longitude=lon)),
+    ]  # fmt: skip
+
+    async def registered(url: str, one_by_one: bool) -> tuple[list[Any], list[Any], list[Any]]:
+        engine = create_engine(url)
+        intake = Intake(create_session_factory(engine))
+        try:
+            for r in earlier:
+                await intake.submit([r])
+            if one_by_one:
+                answers = [(await intake.submit([r]))[0] for r in group]
+            else:
+                answers = await intake.submit(group)
+            async with intake.sessions() as session:
+                units = (
+                    await session.execute(
+                        select(UnitRow.serial_no, UnitRow.purchase_date).order_by(UnitRow.serial_no)
+                    )
+                ).all()
+                people = (
+                    await session.execute(
+                        select(
+                            CustomerRow.id,
+                            CustomerRow.name,
+                            CustomerRow.phone,
+                            CustomerRow.address,
+                            CustomerRow.region,
+                            CustomerRow.latitude,
+                            CustomerRow.longitude,
+                        ).order_by(CustomerRow.id)
+                    )
+                ).all()
+            return [_created(a).body for a in answers], units, people
+        finally:
+            await engine.dispose()
+
+    together = await registered(await databases.migrated(INTAKE.migrations_dir, "intake"), False)
+    alone = await registered(await databases.migrated(INTAKE.migrations_dir, "intake"), True)
+    assert together == alone
+    bodies, units, people = together
+    assert dict(units)["WX200-NEW"] == date(2026, 2, 1)  # the first report had no date
+    assert dict(units)["WX200-DATED"] == date(2026, 1, 5)  # a known date stays
+    dates = [b["purchase_date"] for b in bodies]
+    assert dates == [None, "2026-02-01", "2026-03-01", "2026-01-05", "2026-04-01"]
+    assert len({b["customer_id"] for b in bodies}) == 2
+    by_name = {person.name: person for person in people}
+    assert by_name["李娜"].address == "新地址"
+    assert (by_name["周七"].region, by_name["周七"].latitude) == ("广州", 23.1)

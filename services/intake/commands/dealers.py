@@ -140,17 +140,29 @@ async def submit_dealer_reports(
         async with uow:
             dealers = DealerRepository(uow.session)
             now = datetime.now(UTC)
+            # A second report with a key or a report number of the group waits for the
+            # group's answer and is answered alone, as a repeat or a clash.
+            keys_seen: set[tuple[str, str]] = set()
             numbers_seen: set[tuple[str | None, str | None]] = set()
+            candidates: list[int] = []
             # Keys in one order, so two groups claiming the same two keys cannot deadlock.
             for i in sorted(range(len(reports)), key=lambda i: _key_order(reports[i])):
-                report, number = reports[i], _report_number(reports[i])
-                if number in numbers_seen or not await dealers.claim_idempotency(
-                    report.key.dealer_id, report.key.key, report.key.body_sha256, now
-                ):
+                key, number = _key_order(reports[i]), _report_number(reports[i])
+                if key in keys_seen or number in numbers_seen:
                     alone.append(i)
                     continue
+                keys_seen.add(key)
                 numbers_seen.add(number)
-                joined.append(i)
+                candidates.append(i)
+            claimed = await dealers.claim_all_idempotency(
+                [
+                    (reports[i].key.dealer_id, reports[i].key.key, reports[i].key.body_sha256)
+                    for i in candidates
+                ],
+                now,
+            )
+            for i in candidates:
+                (joined if _key_order(reports[i]) in claimed else alone).append(i)
             joined.sort()  # numbered in the order they arrived
             registered = await register_all_in(
                 uow, [reports[i].command for i in joined], default_warranty_months, triage

@@ -8,7 +8,13 @@ from datetime import UTC, date, datetime
 
 from services.intake.commands.sla import start_first_clocks
 from services.intake.commands.workflow import apply_triage, triaged_event
-from services.intake.db.catalogue import Customers, ModelTerms, PlacedCustomer, ProductCatalogue
+from services.intake.db.catalogue import (
+    Customers,
+    ModelTerms,
+    PlacedCustomer,
+    ProductCatalogue,
+    UnitReported,
+)
 from services.intake.db.repository import ServiceRequestRepository
 from services.intake.domain.service_request import (
     Channel,
@@ -110,21 +116,23 @@ async def register_all_in(
         model: await catalogue.terms(model)
         for model in sorted({command.product_model for command in commands})
     }
-    purchase_dates: dict[int, date | None] = {}
-    for i in sorted(range(len(commands)), key=lambda i: commands[i].serial_no):
-        command = commands[i]
-        purchase_dates[i] = await catalogue.purchase_date_of(
-            command.serial_no, command.product_model, command.purchase_date, command.dealer_id
-        )
+    by_serial = sorted(range(len(commands)), key=lambda i: commands[i].serial_no)
+    dates = await catalogue.purchase_dates_of(
+        [
+            UnitReported(
+                commands[i].serial_no,
+                commands[i].product_model,
+                commands[i].purchase_date,
+                commands[i].dealer_id,
+            )
+            for i in by_serial
+        ]
+    )
+    purchase_dates = dict(zip(by_serial, dates, strict=True))
     # The customers before the numbers: the year's number row stays locked from the number
     # to the commit and every registration queues on it, so nothing that does not need the
     # number is done while holding it.
-    customers = Customers(session)
-    placed: dict[int, PlacedCustomer] = {}
-    for i in sorted(
-        range(len(commands)), key=lambda i: (commands[i].customer.phone, commands[i].customer.name)
-    ):
-        placed[i] = await customers.placed(commands[i].customer)
+    placed = await Customers(session).placed_all([command.customer for command in commands])
     requests = ServiceRequestRepository(session)
     numbers = await requests.next_numbers(received_at.year, len(commands))
     registered = [

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Executable, bindparam, delete, select, update
+from sqlalchemy import ARRAY, Executable, String, bindparam, delete, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -18,6 +18,7 @@ from services.intake.db.models import (
 )
 from shared.db.prepared import HotStatement
 from shared.db.sequences import upsert_increment
+from shared.db.types import UtcDateTime
 
 _KEYS = DealerIdempotencyRow.__table__
 
@@ -40,6 +41,27 @@ _CLAIM = {
 _ANSWER = HotStatement(
     update(_KEYS).where(
         _KEYS.c.dealer_id == bindparam("key_dealer_id"), _KEYS.c.key == bindparam("key_key")
+    )
+)
+
+
+# PostgreSQL: a group's keys in one statement (the arrays unnested in their order, so rows
+# are locked in the order given).
+_CLAIM_ALL = HotStatement(
+    text(
+        "INSERT INTO dealer_idempotency_keys"
+        " (dealer_id, key, body_sha256, status_code, response, created_at)"
+        " SELECT t.dealer_id, t.key, t.body_sha256, 0, CAST('{}' AS json), :created_at"
+        " FROM unnest(:dealer_ids, :keys, :bodies) WITH ORDINALITY"
+        " AS t(dealer_id, key, body_sha256, n)"
+        " ORDER BY t.n"
+        " ON CONFLICT (dealer_id, key) DO NOTHING"
+        " RETURNING dealer_id, key"
+    ).bindparams(
+        bindparam("dealer_ids", type_=ARRAY(String)),
+        bindparam("keys", type_=ARRAY(String)),
+        bindparam("bodies", type_=ARRAY(String)),
+        bindparam("created_at", type_=UtcDateTime()),
     )
 )
 
@@ -112,6 +134,28 @@ class DealerRepository:
             {"dealer_id": dealer_id, "key": key, "body_sha256": body_sha256, "created_at": now},
         )
         return bool(claimed)
+
+    async def claim_all_idempotency(
+        self, claims: Sequence[tuple[str, str, str]], now: datetime
+    ) -> set[tuple[str, str]]:
+        """``claim_idempotency`` for several ``(dealer_id, key, body_sha256)`` with distinct
+        keys, in the order given: the ``(dealer_id, key)`` taken by this transaction."""
+        if self._session.get_bind().dialect.name != "postgresql":
+            return {
+                (dealer_id, key)
+                for dealer_id, key, body_sha256 in claims
+                if await self.claim_idempotency(dealer_id, key, body_sha256, now)
+            }
+        rows = await _CLAIM_ALL.execute(
+            self._session,
+            {
+                "dealer_ids": [claim[0] for claim in claims],
+                "keys": [claim[1] for claim in claims],
+                "bodies": [claim[2] for claim in claims],
+                "created_at": now,
+            },
+        )
+        return {(dealer_id, key) for dealer_id, key in rows}
 
     async def answer_idempotency(
         self, dealer_id: str, key: str, status_code: int, response: dict[str, Any]
