@@ -237,7 +237,7 @@ async def measure(arguments: argparse.Namespace) -> dict[str, Any]:
                     "dealer": (app, dealer_calls, 201),
                 }
                 targets = {k: v for k, v in targets.items() if k in arguments.targets}
-                for name, (target, calls, expected) in targets.items():  # warm-up
+                for target, calls, expected in targets.values():  # warm-up
                     await timed(target, calls, min(requests, 200), concurrency, expected)
                 spy.start()
                 spy.pause()
