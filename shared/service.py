@@ -21,6 +21,7 @@ from shared.db.unit_of_work import UnitOfWork
 from shared.http import operations
 from shared.http.middleware import RequestContextMiddleware
 from shared.http.problems import install_problem_handlers
+from shared.http.routing import skip_routers_by_prefix
 from shared.messaging.broker import BrokerConnection
 from shared.messaging.consumer import EventConsumer, Subscription
 from shared.messaging.relay import OutboxRelay
@@ -170,4 +171,5 @@ def build_app(definition: ServiceDefinition, settings: SuiteSettings | None = No
     app.include_router(operations.router)
     for router in definition.routers:
         app.include_router(router)
+    skip_routers_by_prefix(app)
     return app
