@@ -161,6 +161,10 @@ def build_app(definition: ServiceDefinition, settings: SuiteSettings | None = No
         version="0.1.0",
         lifespan=lifespan,
         openapi_tags=list(definition.openapi_tags) or None,
+        # The suite observes itself with Prometheus metrics and JSON logs, not OpenTelemetry:
+        # FastAPI's own OpenTelemetry bridge, on by default, asks on every request whether a
+        # tracer, meter or logger provider has been configured since.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     install_problem_handlers(app)
     app.add_middleware(
