@@ -14,6 +14,10 @@ Targets, measured in turns (round 1: every target, round 2: every target, ...):
   PostgreSQL database (migrated, catalogue seeded, one bench dealer), each report with its
   own ``Idempotency-Key`` and report number: 201s only.
 
+With one request at a time (the default), ``dealer_outside_registration`` is the dealer
+report's CPU less what ``submit_dealer_report`` itself took: the HTTP work around the
+registration, which is what this benchmark is about.
+
 Intake runs its lifespan here (engine, broker connection) with its relay and consumer off
 unless ``--with-relay``, so that what is timed is the request and nothing it leaves behind.
 Log lines go to a file, as a served process's do. Figures are process CPU time (every
@@ -30,6 +34,7 @@ import cProfile
 import dataclasses
 import json
 import os
+import pstats
 import signal
 import statistics
 import subprocess
@@ -46,6 +51,7 @@ from fastapi import APIRouter
 from bench import bare_app
 from bench.loadgen import dealer_report
 from bench.run import prepared_intake, scratch
+from services.intake.api import dealer_routes
 from services.intake.app import DEFINITION as INTAKE
 from services.intake.domain.dealer_signature import sign
 from shared.service import build_app
@@ -170,6 +176,28 @@ def _noop_router() -> APIRouter:
     return router
 
 
+class BusinessClock:
+    """The CPU spent inside ``submit_dealer_report`` (the registration: its statements,
+    the driver, the commit). With one request at a time and nothing else running, the rest
+    of a request's CPU is the HTTP work around it: ASGI, middleware, routing, the dealer's
+    authentication, reading and validating the body, the answer, the log line."""
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+
+    def install(self) -> None:
+        inner = dealer_routes.submit_dealer_report
+
+        async def timed_submission(*arguments: Any) -> Any:
+            began = time.process_time()
+            try:
+                return await inner(*arguments)
+            finally:
+                self.seconds += time.process_time() - began
+
+        dealer_routes.submit_dealer_report = timed_submission  # type: ignore[assignment]
+
+
 class Spy:
     """py-spy on this very process while the dealer rounds run."""
 
@@ -216,6 +244,9 @@ async def measure(arguments: argparse.Namespace) -> dict[str, Any]:
             secrets_key_file=key_file,
             run_relay=arguments.with_relay,
             run_consumer=arguments.with_relay,
+            # One connection per concurrent request and two to spare: PostgreSQL's
+            # connections are shared by everyone on the machine.
+            database_pool_size=concurrency + 2,
         )
         auth = AuthSettings(local_key_file=place.directory / "signing-key.pem")
         definition = dataclasses.replace(INTAKE, routers=[*INTAKE.routers, _noop_router()])
@@ -225,10 +256,13 @@ async def measure(arguments: argparse.Namespace) -> dict[str, Any]:
         log_file = (place.directory / "intake.log").open("w")
         stdout, sys.stdout = sys.stdout, log_file
         spy = Spy(arguments.spy)
+        clock = BusinessClock()
+        python_calls: dict[str, float] = {}
+        clock.install()
         figures: dict[str, list[float]] = {}
         try:
             async with app.router.lifespan_context(app):
-                dealer_calls = _dealer_calls(dealer_id, secret, requests * (rounds + 1))
+                dealer_calls = _dealer_calls(dealer_id, secret, requests * (rounds + 2))
                 targets: dict[str, tuple[ASGIApp, Iterator[Call], int]] = {
                     "caller": (answer_at_once, _get("/"), 200),
                     "bare": (bare, _get("/json"), 200),
@@ -247,14 +281,29 @@ async def measure(arguments: argparse.Namespace) -> dict[str, Any]:
                         spy.resume()
                         if profiler is not None:
                             profiler.enable()
+                        business = clock.seconds
                         seconds = await timed(target, calls, requests, concurrency, expected)
                         if profiler is not None:
                             profiler.disable()
                         spy.pause()
                         figures.setdefault(name, []).append(seconds * 1e6)
+                        if name == "dealer" and concurrency == 1:
+                            inside = (clock.seconds - business) / requests
+                            figures.setdefault("dealer_outside_registration", []).append(
+                                (seconds - inside) * 1e6
+                            )
                 spy.stop()
                 if profiler is not None:
                     profiler.dump_stats(arguments.profile)
+                # Python function calls per request: unlike CPU time, not moved by other
+                # people's work on the machine, so small changes show in it.
+                for name, (target, calls, expected) in targets.items():
+                    counter = cProfile.Profile()
+                    counter.enable()
+                    await timed(target, calls, min(requests, 500), concurrency, expected)
+                    counter.disable()
+                    total = pstats.Stats(counter).total_calls  # type: ignore[attr-defined]
+                    python_calls[name] = round(total / min(requests, 500), 1)
         finally:
             sys.stdout = stdout
             log_file.close()
@@ -272,6 +321,7 @@ async def measure(arguments: argparse.Namespace) -> dict[str, Any]:
             }
             for name, values in figures.items()
         },
+        "python_calls_per_request": python_calls,
     }
 
 
@@ -288,7 +338,12 @@ def main() -> None:
     )
     parser.add_argument("--requests", type=int, default=2000, help="per target and round")
     parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument(
+        "--concurrency",
+        type=int,
+        default=1,
+        help="requests at a time (with 1, the dealer's CPU outside the registration is shown)",
+    )
     parser.add_argument("--with-relay", action="store_true", help="run relay and consumer too")
     parser.add_argument(
         "--targets",
