@@ -19,6 +19,7 @@ from shared.auth.tokens import TokenVerifier
 from shared.db.engine import create_engine, create_session_factory
 from shared.db.unit_of_work import UnitOfWork
 from shared.http import operations
+from shared.http.application import ServiceApplication
 from shared.http.middleware import RequestContextMiddleware
 from shared.http.problems import install_problem_handlers
 from shared.http.routing import skip_routers_by_prefix
@@ -155,7 +156,7 @@ def build_app(definition: ServiceDefinition, settings: SuiteSettings | None = No
             await runtime.stop()
             log.info("service stopped")
 
-    app = FastAPI(
+    app = ServiceApplication(
         title=definition.title,
         description=definition.description,
         version="0.1.0",
