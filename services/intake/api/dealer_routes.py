@@ -138,6 +138,11 @@ def _idempotency_key(value: str | None) -> str:
     return value
 
 
+# ``json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)``, whose
+# text every stored key's hash was taken of, with its encoder built once.
+_CANONICAL_JSON = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
 def _parse_report(raw: bytes) -> tuple[DealerReportIn, str]:
     """The validated report and the hash of its canonical JSON (so that a dealer resending
     the same report with other spacing or key order is recognised)."""
@@ -151,7 +156,7 @@ def _parse_report(raw: bytes) -> tuple[DealerReportIn, str]:
         report = DealerReportIn.model_validate(payload)
     except ValidationError as exc:
         raise RequestValidationError(exc.errors(include_url=False)) from exc
-    canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    canonical = _CANONICAL_JSON.encode(payload)
     return report, hashlib.sha256(canonical.encode()).hexdigest()
 
 
