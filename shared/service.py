@@ -19,8 +19,10 @@ from shared.auth.tokens import TokenVerifier
 from shared.db.engine import create_engine, create_session_factory
 from shared.db.unit_of_work import UnitOfWork
 from shared.http import operations
+from shared.http.application import ServiceApplication
 from shared.http.middleware import RequestContextMiddleware
 from shared.http.problems import install_problem_handlers
+from shared.http.routing import skip_routers_by_prefix
 from shared.messaging.broker import BrokerConnection
 from shared.messaging.consumer import EventConsumer, Subscription
 from shared.messaging.relay import OutboxRelay
@@ -154,12 +156,16 @@ def build_app(definition: ServiceDefinition, settings: SuiteSettings | None = No
             await runtime.stop()
             log.info("service stopped")
 
-    app = FastAPI(
+    app = ServiceApplication(
         title=definition.title,
         description=definition.description,
         version="0.1.0",
         lifespan=lifespan,
         openapi_tags=list(definition.openapi_tags) or None,
+        # The suite observes itself with Prometheus metrics and JSON logs, not OpenTelemetry:
+        # FastAPI's own OpenTelemetry bridge, on by default, asks on every request whether a
+        # tracer, meter or logger provider has been configured since.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     install_problem_handlers(app)
     app.add_middleware(
@@ -170,4 +176,5 @@ def build_app(definition: ServiceDefinition, settings: SuiteSettings | None = No
     app.include_router(operations.router)
     for router in definition.routers:
         app.include_router(router)
+    skip_routers_by_prefix(app)
     return app

@@ -71,7 +71,13 @@ def server_options(host: str, port: int, workers: int) -> dict[str, object]:
         "host": host,
         "port": port,
         "workers": workers,
+        # Named rather than "auto": without uvloop or httptools (both come with
+        # ``uvicorn[standard]``) uvicorn would quietly fall back to asyncio's loop and h11,
+        # which cost more CPU per request; a missing one should stop the start.
+        "loop": "uvloop",
+        "http": "httptools",
         "log_config": None,
+        # The request-context middleware writes one line per request, with its correlation id.
         "access_log": False,
         "timeout_graceful_shutdown": 10,
     }

@@ -10,6 +10,7 @@ import time
 from typing import Any
 
 from fastapi import HTTPException
+from prometheus_client import Counter, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared.observability.context import correlation_id_var, new_correlation_id
@@ -18,6 +19,7 @@ from shared.observability.metrics import HTTP_DURATION, HTTP_REQUESTS
 log = logging.getLogger("aftersales.http")
 
 CORRELATION_HEADER = "x-correlation-id"
+_CORRELATION_HEADER_RAW = CORRELATION_HEADER.encode()
 _ACCEPTABLE_CORRELATION = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
 _QUIET_PATHS = {"/health", "/ready", "/metrics"}
 
@@ -34,14 +36,26 @@ class RequestContextMiddleware:
         self.app = app
         self.service = service
         self.max_body_bytes = max_body_bytes
+        # The metrics' children by (method, route template, status): ``labels()`` takes a
+        # lock and checks its arguments on every call; these are looked up once.
+        self._observers: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
 
-        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
-        offered = headers.get(CORRELATION_HEADER, "")
+        # The two headers this needs, found in one pass over the raw pairs (a later one of
+        # the same name wins, as in a dict of them).
+        offered_raw = b""
+        declared_raw: bytes | None = None
+        for name, value in scope["headers"]:
+            lowered = name.lower()
+            if lowered == _CORRELATION_HEADER_RAW:
+                offered_raw = value
+            elif lowered == b"content-length":
+                declared_raw = value
+        offered = offered_raw.decode("latin-1")
         correlation_id = offered if _ACCEPTABLE_CORRELATION.match(offered) else new_correlation_id()
         token = correlation_id_var.set(correlation_id)
         started = time.perf_counter()
@@ -61,7 +75,7 @@ class RequestContextMiddleware:
             await send(message)
 
         try:
-            declared = headers.get("content-length")
+            declared = None if declared_raw is None else declared_raw.decode("latin-1")
             if declared is not None and declared.isdigit() and int(declared) > self.max_body_bytes:
                 await self._send_problem(
                     send_with_correlation,
@@ -116,15 +130,31 @@ class RequestContextMiddleware:
         # The route template keeps the label set small; unmatched paths share one label.
         template = getattr(route, "path", None) or "unmatched"
         method = scope.get("method", "")
-        HTTP_REQUESTS.labels(self.service, method, template, f"{status // 100}xx").inc()
-        HTTP_DURATION.labels(self.service, method, template).observe(seconds)
+        observers = self._observers.get((method, template, status))
+        if observers is None:
+            observers = self._observers[(method, template, status)] = (
+                HTTP_REQUESTS.labels(self.service, method, template, f"{status // 100}xx"),
+                HTTP_DURATION.labels(self.service, method, template),
+            )
+        observers[0].inc()
+        observers[1].observe(seconds)
         path = scope.get("path", "")
         level = logging.DEBUG if path in _QUIET_PATHS else logging.INFO
-        log.log(
-            level,
-            "%s %s %s",
-            method,
-            path,
-            status,
-            extra={"route": template, "status": status, "duration_ms": round(seconds * 1000, 2)},
-        )
+        if log.isEnabledFor(level):
+            # The record made directly: ``log.log`` would also walk the stack to find the
+            # caller, which is always this line.
+            record = log.makeRecord(
+                log.name,
+                level,
+                __file__,
+                _OBSERVE_LINE,
+                "%s %s %s",
+                (method, path, status),
+                None,
+                "_observe",
+                {"route": template, "status": status, "duration_ms": round(seconds * 1000, 2)},
+            )
+            log.handle(record)
+
+
+_OBSERVE_LINE = RequestContextMiddleware._observe.__code__.co_firstlineno

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import sys
 from datetime import UTC, datetime
 from typing import Any
@@ -11,17 +12,45 @@ from typing import Any
 from shared.observability.context import causation_id_var, correlation_id_var
 
 # Attributes every LogRecord has; anything else was passed through ``extra=`` and is logged.
-_STANDARD_ATTRS = set(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message", "asctime"}
+_STANDARD_ATTRS = frozenset(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {
+    "message",
+    "asctime",
+}
+# What ``json.dumps(entry, ensure_ascii=False, default=str)`` builds on every call.
+_ENCODER = json.JSONEncoder(ensure_ascii=False, default=str)
 
 
 class JsonFormatter(logging.Formatter):
     def __init__(self, service: str) -> None:
         super().__init__()
         self.service = service
+        # The last whole second and its text: one tuple, so that a thread never reads the
+        # text of another second.
+        self._second: tuple[int, str] = (-1, "")
+
+    def timestamp(self, created: float) -> str:
+        """``datetime.fromtimestamp(created, UTC).isoformat(timespec="milliseconds")``, its
+        date and time of day made once a second rather than once a line."""
+        # Rounded to microseconds half to even, as datetime does, before the milliseconds
+        # are cut off.
+        fraction, whole = math.modf(created)
+        micro = round(fraction * 1e6)
+        second = int(whole)
+        if micro >= 1_000_000:
+            micro -= 1_000_000
+            second += 1
+        elif micro < 0:
+            micro += 1_000_000
+            second -= 1
+        cached_second, text = self._second
+        if cached_second != second:
+            text = datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%S")
+            self._second = (second, text)
+        return f"{text}.{micro // 1000:03d}+00:00"
 
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, Any] = {
-            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "ts": self.timestamp(record.created),
             "level": record.levelname.lower(),
             "service": self.service,
             "logger": record.name,
@@ -38,7 +67,7 @@ class JsonFormatter(logging.Formatter):
                 entry[key] = value
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
-        return json.dumps(entry, ensure_ascii=False, default=str)
+        return _ENCODER.encode(entry)
 
 
 def configure_logging(service: str, level: str = "INFO") -> None:
