@@ -116,6 +116,10 @@ class OutboxRelay:
     async def run(self) -> None:
         loop = asyncio.get_running_loop()
         while not self._stopping:
+            # Cleared before the pass, not after it: a commit that wakes the relay while a
+            # pass is publishing (most of a pass is waiting for the broker's confirms) is
+            # taken by the next pass at once instead of at the next poll.
+            self._wake.clear()
             published = 0
             try:
                 if self._channel_ready():
@@ -141,9 +145,9 @@ class OutboxRelay:
                 await asyncio.sleep(1.0)
             if published >= self._settings.relay_batch_size:
                 continue
-            self._wake.clear()
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self._settings.relay_poll_seconds)
+                async with asyncio.timeout(self._settings.relay_poll_seconds):
+                    await self._wake.wait()
 
     def _channel_ready(self) -> bool:
         return (

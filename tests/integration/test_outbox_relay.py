@@ -3,12 +3,17 @@ outbox and is counted; an event the relay publishes twice has one effect."""
 
 from __future__ import annotations
 
+import asyncio
+from typing import Any
+
 from sqlalchemy import select, update
 
 from shared.db.engine import create_engine, create_session_factory
 from shared.db.messaging_tables import outbox
 from shared.db.unit_of_work import UnitOfWork
 from shared.events.schemas.intake import RequestRegisteredV1
+from shared.messaging.broker import BrokerConnection
+from shared.messaging.relay import OutboxRelay
 from shared.settings import BrokerSettings
 from tests.support.databases import DatabaseFactory
 from tests.support.metrics import sample
@@ -145,3 +150,59 @@ async def test_event_published_twice_by_the_relay_has_one_effect(
             what="the second copy recognised as a duplicate",
         )
     assert await effect_counts(database_url) == {"SR-2026-000888": 1}
+
+
+class _HeldAfterFirstPass(OutboxRelay):
+    """The real relay, held at the end of its first pass that published something until
+    the test lets it go: a commit lands "during" that pass at a moment of the test's choice."""
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        self.first_pass_done = asyncio.Event()
+        self.let_go = asyncio.Event()
+
+    async def publish_batch(self) -> int:
+        published = await super().publish_batch()
+        if published and not self.first_pass_done.is_set():
+            self.first_pass_done.set()
+            await self.let_go.wait()
+        return published
+
+
+async def test_a_commit_during_a_relay_pass_is_published_without_waiting_for_the_poll(
+    databases: DatabaseFactory, broker: BrokerSettings
+) -> None:
+    """The wake of a commit that lands while the relay is busy with a pass is kept for the
+    next pass; the poll (a minute here) would otherwise be what publishes it."""
+    database_url = await databases.create("probe")
+    await create_probe_schema(database_url)
+    slow_poll = broker.model_copy(update={"relay_poll_seconds": 60.0})
+    await _write_event(database_url, "SR-2026-000901")
+    engine = create_engine(database_url)
+    sessions = create_session_factory(engine)
+    connection = BrokerConnection(slow_poll.amqp_url, PROBE)
+    relay = _HeldAfterFirstPass(PROBE, sessions, connection, slow_poll)
+    tasks = [asyncio.create_task(connection.run()), asyncio.create_task(relay.run())]
+    try:
+        async with running_probe(Probe(), database_url, slow_poll):
+            await asyncio.wait_for(relay.first_pass_done.wait(), 15)
+            uow = UnitOfWork(sessions, relay.wake)
+            async with uow:
+                await uow.publish(
+                    RequestRegisteredV1.model_validate(registered("SR-2026-000902").data)
+                )
+                await uow.commit()
+            relay.let_go.set()
+            await eventually(
+                lambda: effect_counts(database_url),
+                lambda counts: counts == {"SR-2026-000901": 1, "SR-2026-000902": 1},
+                within=10.0,
+                what="the second event published by the next pass",
+            )
+    finally:
+        relay.stop()
+        await connection.close()
+        for task in tasks:
+            task.cancel()
+        await asyncio.wait(tasks, timeout=5)
+        await engine.dispose()
