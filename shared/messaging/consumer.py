@@ -2,7 +2,9 @@
 
 For each delivery: parse the envelope (unparseable: park at once), find the subscription
 (none: acknowledge and ignore), then in one transaction record the message id in the inbox
-and run the handler. A duplicate id means the effect already happened: acknowledge only.
+and run the handler. A duplicate id means the effect already happened: acknowledge only. A
+subscription may say from the message alone that its handler has nothing to do (``settled``):
+then the message is acknowledged with no transaction at all.
 Acknowledge after commit, never before. A handler error sends a copy through the next delay
 queue (the retry schedule) or, when the schedule is spent, to the dead-letter queue, and only
 then acknowledges the original, so no message is lost and none blocks the queue behind it.
@@ -14,7 +16,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
@@ -54,6 +56,8 @@ _INBOX_ROW = insert(inbox)
 
 E = TypeVar("E", bound=EventSchema)
 Handler = Callable[[UnitOfWork, E, Envelope], Awaitable[None]]
+# From the envelope and the message's headers: True when the handler has nothing to do.
+Settled = Callable[[Envelope, Mapping[str, Any]], bool]
 
 RETRY_COUNT_HEADER = "x-retry-count"
 ERROR_HEADER = "x-error"
@@ -68,6 +72,10 @@ class Subscription(Generic[E]):
 
     schema: type[E]
     handler: Handler[E]
+    # True for a message whose handling would change nothing, now or whenever it came
+    # again: it is acknowledged without a transaction and without an inbox row, which only
+    # that makes safe (a redelivery finds no inbox row, and has nothing to do either).
+    settled: Settled | None = None
 
     @property
     def routing_key(self) -> str:
@@ -207,6 +215,15 @@ class EventConsumer:
                 event = subscription.schema.model_validate(envelope.data)
             except ValidationError as exc:
                 await self._park(message, "invalid_data", exc, event_type=envelope.type)
+                return
+            settled = subscription.settled
+            if settled is not None and settled(envelope, message.headers or {}):
+                await message.ack()
+                EVENTS_CONSUMED.labels(self._service, envelope.type, "settled").inc()
+                log.info(
+                    "event settled",
+                    extra={"event_type": envelope.type, "event_id": str(envelope.id)},
+                )
                 return
             try:
                 outcome = await self._handle_once(subscription, event, envelope)

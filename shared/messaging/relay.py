@@ -14,14 +14,13 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 import aio_pika
 from aio_pika.abc import AbstractChannel, AbstractConnection, AbstractExchange
 from aio_pika.exceptions import DeliveryError, PublishError
-from sqlalchemy import Select, bindparam, func, select, update
+from sqlalchemy import Select, bindparam, func, literal_column, null, select, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -31,6 +30,7 @@ from shared.messaging.broker import BrokerConnection
 from shared.messaging.retention import purge_published_outbox
 from shared.messaging.retry import outbox_backoff
 from shared.messaging.topology import declare_exchange
+from shared.messaging.transaction_events import TRANSACTION_EVENTS_HEADER, keys_by_transaction
 from shared.observability.metrics import EVENTS_PUBLISHED, OUTBOX_LAG, OUTBOX_PENDING
 from shared.settings import BrokerSettings
 
@@ -46,8 +46,10 @@ _MARK_PUBLISHED = (
 )
 
 
-def _due(batch_size: int) -> Select[Any]:
-    """The due rows, oldest first; rows another relay holds are skipped."""
+def _due(batch_size: int, dialect: str) -> Select[Any]:
+    """The due rows, oldest first; rows another relay holds are skipped. On PostgreSQL with
+    the transaction that wrote each row (``xmin``), for the ``x-transaction-events`` header."""
+    written_by = literal_column("xmin") if dialect == "postgresql" else null()
     return (
         select(
             outbox.c.id,
@@ -57,6 +59,8 @@ def _due(batch_size: int) -> Select[Any]:
             outbox.c.envelope,
             outbox.c.correlation_id,
             outbox.c.attempts,
+            outbox.c.created_at,
+            written_by,
         )
         .where(outbox.c.published_at.is_(None), outbox.c.next_attempt_at <= bindparam("now"))
         .order_by(outbox.c.id)
@@ -65,8 +69,7 @@ def _due(batch_size: int) -> Select[Any]:
     )
 
 
-@dataclass(frozen=True)
-class _Row:
+class _Row(NamedTuple):
     id: int
     event_id: str
     event_type: str
@@ -74,6 +77,18 @@ class _Row:
     envelope: str
     correlation_id: str
     attempts: int
+    created_at: datetime
+    written_by: int | None
+
+    @property
+    def transaction(self) -> tuple[int, datetime] | None:
+        """What identifies the transaction that committed the row, when that is known: the
+        writing transaction's id, and the time every row of one ``add_all_to_outbox``
+        shares. A row the relay postponed was rewritten by the relay (``attempts`` > 0):
+        unknown."""
+        if self.written_by is None or self.attempts:
+            return None
+        return (self.written_by, self.created_at)
 
 
 class OutboxRelay:
@@ -94,7 +109,7 @@ class OutboxRelay:
         self._stopping = False
         self._last_gauges = 0.0
         self._last_purge = 0.0
-        self._due = _due(settings.relay_batch_size)
+        self._due: dict[str, Select[Any]] = {}
         broker.on_connect(self._open_channel)
 
     async def _open_channel(self, connection: AbstractConnection) -> None:
@@ -164,14 +179,18 @@ class OutboxRelay:
             return 0
         now = datetime.now(UTC)
         async with self._sessions() as session:
-            result = await session.execute(self._due, {"now": now})
+            result = await session.execute(self._due_for(session), {"now": now})
             rows = [_Row(*row) for row in result.all()]
             if not rows:
                 await session.rollback()
                 return 0
-            outcomes = await asyncio.gather(
-                *(self._publish(exchange, row) for row in rows), return_exceptions=True
+            together = keys_by_transaction(
+                [row.transaction for row in rows], [row.routing_key for row in rows]
             )
+            publishes = [
+                self._publish(exchange, row, keys) for row, keys in zip(rows, together, strict=True)
+            ]
+            outcomes = await asyncio.gather(*publishes, return_exceptions=True)
             confirmed: list[int] = []
             for row, outcome in zip(rows, outcomes, strict=True):
                 if outcome is None:
@@ -198,9 +217,19 @@ class OutboxRelay:
             await session.commit()
             return len(confirmed)
 
-    async def _publish(self, exchange: AbstractExchange, row: _Row) -> None:
+    def _due_for(self, session: AsyncSession) -> Select[Any]:
+        dialect = session.get_bind().dialect.name
+        due = self._due.get(dialect)
+        if due is None:
+            due = self._due[dialect] = _due(self._settings.relay_batch_size, dialect)
+        return due
+
+    async def _publish(
+        self, exchange: AbstractExchange, row: _Row, transaction_events: list[str] | None
+    ) -> None:
         message = aio_pika.Message(
             body=row.envelope.encode(),
+            headers={TRANSACTION_EVENTS_HEADER: transaction_events} if transaction_events else None,
             content_type="application/json",
             delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
             message_id=row.event_id,

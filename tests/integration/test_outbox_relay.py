@@ -4,16 +4,21 @@ outbox and is counted; an event the relay publishes twice has one effect."""
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime
 from typing import Any
 
+import aio_pika
 from sqlalchemy import select, update
 
 from shared.db.engine import create_engine, create_session_factory
 from shared.db.messaging_tables import outbox
 from shared.db.unit_of_work import UnitOfWork
-from shared.events.schemas.intake import RequestRegisteredV1
+from shared.events.envelope import Envelope
+from shared.events.schemas.intake import RequestCancelledV1, RequestRegisteredV1
 from shared.messaging.broker import BrokerConnection
 from shared.messaging.relay import OutboxRelay
+from shared.messaging.topology import declare_exchange
+from shared.messaging.transaction_events import TRANSACTION_EVENTS_HEADER, transaction_events
 from shared.settings import BrokerSettings
 from tests.support.databases import DatabaseFactory
 from tests.support.metrics import sample
@@ -182,9 +187,11 @@ async def test_a_commit_during_a_relay_pass_is_published_without_waiting_for_the
     sessions = create_session_factory(engine)
     connection = BrokerConnection(slow_poll.amqp_url, PROBE)
     relay = _HeldAfterFirstPass(PROBE, sessions, connection, slow_poll)
-    tasks = [asyncio.create_task(connection.run()), asyncio.create_task(relay.run())]
+    tasks: list[asyncio.Task[None]] = []
     try:
         async with running_probe(Probe(), database_url, slow_poll):
+            # Started once the probe's queue is bound: the first event is routable at once.
+            tasks += [asyncio.create_task(connection.run()), asyncio.create_task(relay.run())]
             await asyncio.wait_for(relay.first_pass_done.wait(), 15)
             uow = UnitOfWork(sessions, relay.wake)
             async with uow:
@@ -205,4 +212,51 @@ async def test_a_commit_during_a_relay_pass_is_published_without_waiting_for_the
         for task in tasks:
             task.cancel()
         await asyncio.wait(tasks, timeout=5)
+        await engine.dispose()
+
+
+async def test_events_committed_together_name_each_other_and_a_lone_one_names_nothing(
+    databases: DatabaseFactory, broker: BrokerSettings
+) -> None:
+    database_url = await databases.create("probe")
+    await create_probe_schema(database_url)
+    engine = create_engine(database_url)
+    connection = await aio_pika.connect(broker.amqp_url)
+    try:
+        channel = await connection.channel()
+        everything = await channel.declare_queue(exclusive=True)
+        await everything.bind(await declare_exchange(channel, broker.exchange), routing_key="#")
+        uow = UnitOfWork(create_session_factory(engine))
+        async with uow:
+            await uow.publish_all(
+                [
+                    RequestRegisteredV1.model_validate(registered("SR-2026-000951").data),
+                    RequestCancelledV1(
+                        request_no="SR-2026-000951", reason="dup", cancelled_at=datetime.now(UTC)
+                    ),
+                ]
+            )
+            await uow.commit()
+        await _write_event(database_url, "SR-2026-000952")
+
+        headers: dict[tuple[str, str], dict[str, Any]] = {}
+        async with running_relay(database_url, broker), everything.iterator() as messages:
+            async for message in messages:
+                await message.ack()
+                envelope = Envelope.model_validate_json(message.body)
+                headers[envelope.data["request_no"], envelope.type] = message.headers or {}
+                if len(headers) == 3:
+                    break
+        together = ["intake.request.registered.v1", "intake.request.cancelled.v1"]
+        assert transaction_events(headers["SR-2026-000951", "intake.request.registered"]) == (
+            together
+        )
+        assert transaction_events(headers["SR-2026-000951", "intake.request.cancelled"]) == (
+            together
+        )
+        assert (
+            TRANSACTION_EVENTS_HEADER not in headers["SR-2026-000952", "intake.request.registered"]
+        )
+    finally:
+        await connection.close()
         await engine.dispose()
