@@ -5,14 +5,15 @@ with persistent messages and publisher confirms, so that their figures compare. 
 throughput, the CPU this process spent per event over the same seconds: on a machine shared
 with other people's work, the figure to compare between two versions.
 
-    .venv/bin/python -m bench.messaging [--phases relay,consume,paced] [--rate 200]
+    .venv/bin/python -m bench.messaging [--phases relay,consume,paced_relay,paced] [--rate 200]
 
 ``paced`` is the path of a dealer report's events at a steady rate: each report's
 transaction commits ``intake.request.registered`` and ``intake.request.triaged`` to the
 outbox and wakes the relay, as a service's unit of work does; intake's consumer receives
 the registration (intake's own subscription, its handler made trivial), and a second
 consumer, standing for dispatch, the triage. It prints the CPU per report of all of it and
-the latency from each commit to the triage's handler (p50, p99).
+the latency from each commit to the triage's handler (p50, p99). ``paced_relay`` is the
+relay alone on the same events (a queue takes them, nobody consumes them).
 """
 
 from __future__ import annotations
@@ -449,6 +450,57 @@ async def paced(
     }
 
 
+async def paced_relay(
+    broker: BrokerSettings, database_url: str, rate: float, seconds: float
+) -> dict[str, Any]:
+    """The relay alone on dealer reports' events at ``rate`` reports/s (a queue takes them,
+    nobody consumes): the relay's CPU per report, the writer's included."""
+    from shared.messaging.relay import OutboxRelay
+
+    queue = f"{broker.queue_prefix}.bench.paced"
+    for key in (RequestRegisteredV1.routing_key(), RequestTriagedV2.routing_key()):
+        await _bound_queue(broker, queue, key)
+    engine = create_engine(database_url)
+    sessions = create_session_factory(engine)
+    async with engine.begin() as connection:
+        await connection.run_sync(messaging_metadata.create_all)
+    reports = round(rate * seconds)
+    rows = [_report_rows(n) for n in range(reports)]
+    connection_for_relay = BrokerConnection(broker.amqp_url, "benchrelay")
+    relay = OutboxRelay("benchrelay", sessions, connection_for_relay, broker)
+    writer = await asyncpg.connect(_asyncpg_dsn(database_url))
+    pending = select(func.count()).where(outbox.c.published_at.is_(None))
+    try:
+        async with _running(connection_for_relay.run, relay.run):
+            await connection_for_relay.wait_connected()
+            statement = await writer.prepare(_REPORT_EVENTS)
+            started, cpu = time.perf_counter(), _cpu()
+            for n, (_event_id, arguments) in enumerate(rows):
+                delay = started + n / rate - time.perf_counter()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+                arguments[5] = datetime.now(UTC)
+                await statement.fetch(*arguments)
+                relay.wake()
+            while True:
+                async with engine.connect() as connection:
+                    if (await connection.execute(pending)).scalar_one() == 0:
+                        break
+                await asyncio.sleep(0.05)
+            took, cpu = time.perf_counter() - started, _cpu() - cpu
+            relay.stop()
+    finally:
+        await writer.close()
+        await connection_for_relay.close()
+        await engine.dispose()
+        await delete_queues(broker, [queue])
+    return {
+        "reports": reports,
+        "reports_per_second": round(reports / took, 1),
+        "cpu_us_per_report": round(cpu / reports * 1e6, 1),
+    }
+
+
 async def _measure(arguments: argparse.Namespace) -> dict[str, Any]:
     from bench.run import scratch  # bench.run imports this module
 
@@ -462,6 +514,11 @@ async def _measure(arguments: argparse.Namespace) -> dict[str, Any]:
             url = await place.database("consume")
             measured = await consume_measured(place.broker, url, arguments.events // 2)
             results["consume"] = measured.figures()
+        if "paced_relay" in phases:
+            url = await place.database("paced_relay")
+            results["paced_relay"] = await paced_relay(
+                place.broker, url, arguments.rate, arguments.seconds
+            )
         if "paced" in phases:
             url = await place.database("paced")
             results["paced"] = await paced(place.broker, url, arguments.rate, arguments.seconds)
@@ -479,7 +536,7 @@ def main() -> None:
     parser.add_argument(
         "--amqp-url", default=os.environ.get("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
     )
-    parser.add_argument("--phases", default="relay,consume,paced")
+    parser.add_argument("--phases", default="relay,consume,paced_relay,paced")
     parser.add_argument("--events", type=int, default=20_000, help="relay (consume: half)")
     parser.add_argument("--rate", type=float, default=200.0, help="paced: reports/s")
     parser.add_argument("--seconds", type=float, default=10.0, help="paced: how long")
