@@ -15,33 +15,22 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
-from typing import Any, NamedTuple
 
 import aiormq.abc
+import asyncpg
 from aio_pika import DeliveryMode
 from aio_pika.abc import AbstractChannel, AbstractConnection
 from aio_pika.exceptions import DeliveryError, PublishError
 from aiormq import spec
 from prometheus_client import Counter
-from sqlalchemy import (
-    BigInteger,
-    Select,
-    any_,
-    bindparam,
-    func,
-    literal_column,
-    null,
-    select,
-    update,
-)
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy import func, select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shared.db.engine import create_engine, create_session_factory
 from shared.db.messaging_tables import outbox
-from shared.db.prepared import HotStatement
 from shared.messaging.broker import BrokerConnection
+from shared.messaging.outbox_batches import DueRow, due_batches
 from shared.messaging.retention import purge_published_outbox
 from shared.messaging.retry import outbox_backoff
 from shared.messaging.topology import declare_exchange
@@ -51,67 +40,7 @@ from shared.settings import BrokerSettings
 
 log = logging.getLogger(__name__)
 
-
-# Built once: statements built on every pass cost more CPU in SQLAlchemy than their round
-# trips. On PostgreSQL the marking runs through asyncpg itself (``HotStatement``), with the
-# ids as one array: one prepared statement whatever the batch's size, where an expanding
-# ``IN`` is rendered anew for each number of ids.
-_MARK_PUBLISHED = HotStatement(
-    update(outbox)
-    .where(outbox.c.id == any_(bindparam("ids", type_=ARRAY(BigInteger))))
-    .values(published_at=bindparam("now"))
-)
-_MARK_PUBLISHED_ELSEWHERE = (
-    update(outbox)
-    .where(outbox.c.id.in_(bindparam("ids", expanding=True)))
-    .values(published_at=bindparam("now"))
-)
 _JSON = "application/json"
-
-
-def _due(batch_size: int, dialect: str) -> Select[Any]:
-    """The due rows, oldest first; rows another relay holds are skipped. On PostgreSQL with
-    the transaction that wrote each row (``xmin``), for the ``x-transaction-events`` header."""
-    written_by = literal_column("xmin") if dialect == "postgresql" else null()
-    return (
-        select(
-            outbox.c.id,
-            outbox.c.event_id,
-            outbox.c.event_type,
-            outbox.c.routing_key,
-            outbox.c.envelope,
-            outbox.c.correlation_id,
-            outbox.c.attempts,
-            outbox.c.created_at,
-            written_by,
-        )
-        .where(outbox.c.published_at.is_(None), outbox.c.next_attempt_at <= bindparam("now"))
-        .order_by(outbox.c.id)
-        .limit(batch_size)
-        .with_for_update(skip_locked=True)
-    )
-
-
-class _Row(NamedTuple):
-    id: int
-    event_id: str
-    event_type: str
-    routing_key: str
-    envelope: str
-    correlation_id: str
-    attempts: int
-    created_at: datetime
-    written_by: int | None
-
-    @property
-    def transaction(self) -> tuple[int, datetime] | None:
-        """What identifies the transaction that committed the row, when that is known: the
-        writing transaction's id, and the time every row of one ``add_all_to_outbox``
-        shares. A row the relay postponed was rewritten by the relay (``attempts`` > 0):
-        unknown."""
-        if self.written_by is None or self.attempts:
-            return None
-        return (self.written_by, self.created_at)
 
 
 class OutboxRelay:
@@ -136,7 +65,7 @@ class OutboxRelay:
         self._stopping = False
         self._last_gauges = 0.0
         self._last_purge = 0.0
-        self._due: dict[str, Select[Any]] = {}
+        self._batches = due_batches(session_factory, settings.relay_batch_size)
         broker.on_connect(self._open_channel)
 
     async def _open_channel(self, connection: AbstractConnection) -> None:
@@ -175,7 +104,7 @@ class OutboxRelay:
                     self._last_purge = loop.time()
             except asyncio.CancelledError:
                 raise
-            except (DBAPIError, OSError) as exc:
+            except (DBAPIError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
                 # The database is away: nothing was marked, so the rows go out when it is back.
                 log.warning(
                     "outbox relay pass failed: %s",
@@ -206,11 +135,9 @@ class OutboxRelay:
         if publisher is None:
             return 0
         now = datetime.now(UTC)
-        async with self._sessions() as session:
-            result = await session.execute(self._due_for(session), {"now": now})
-            rows = [_Row(*row) for row in result.all()]
+        async with self._batches(now) as batch:
+            rows = batch.rows
             if not rows:
-                await session.rollback()
                 return 0
             together = keys_by_transaction(
                 [row.transaction for row in rows], [row.routing_key for row in rows]
@@ -230,24 +157,26 @@ class OutboxRelay:
                     # try again later; the pending gauge and this counter show it.
                     kind = "unroutable" if isinstance(outcome, PublishError) else "failed"
                     self._count(row.event_type, kind)
-                    await self._postpone(session, row, f"{kind}: {outcome!r}", now)
+                    attempts = row.attempts + 1
+                    delay = outbox_backoff(attempts, self._settings.relay_max_backoff_seconds)
+                    await batch.postpone(
+                        row.id,
+                        attempts,
+                        f"{kind}: {outcome!r}"[:2000],
+                        now + timedelta(seconds=delay),
+                    )
                     log.warning(
                         "event not published",
                         extra={
                             "event_id": row.event_id,
                             "event_type": row.event_type,
                             "outcome": kind,
-                            "attempts": row.attempts + 1,
+                            "attempts": attempts,
                         },
                     )
                 # Anything else is the connection going away: the row stays as it was.
             if confirmed:
-                marking = {"ids": confirmed, "now": now}
-                if session.get_bind().dialect.name == "postgresql":
-                    await _MARK_PUBLISHED.execute(session, marking)
-                else:
-                    await session.execute(_MARK_PUBLISHED_ELSEWHERE, marking)
-            await session.commit()
+                await batch.mark_published(confirmed, now)
             return len(confirmed)
 
     def _count(self, event_type: str, outcome: str) -> None:
@@ -257,17 +186,10 @@ class OutboxRelay:
             self._published[event_type, outcome] = counter
         counter.inc()
 
-    def _due_for(self, session: AsyncSession) -> Select[Any]:
-        dialect = session.get_bind().dialect.name
-        due = self._due.get(dialect)
-        if due is None:
-            due = self._due[dialect] = _due(self._settings.relay_batch_size, dialect)
-        return due
-
     async def _publish(
         self,
         publisher: aiormq.abc.AbstractChannel,
-        row: _Row,
+        row: DueRow,
         transaction_events: list[str] | None,
     ) -> None:
         """Returns once the broker confirmed the message; raises if it returned it
@@ -291,19 +213,6 @@ class OutboxRelay:
             mandatory=True,
             timeout=30,
             wait=False,
-        )
-
-    async def _postpone(self, session: AsyncSession, row: _Row, error: str, now: datetime) -> None:
-        attempts = row.attempts + 1
-        delay = outbox_backoff(attempts, self._settings.relay_max_backoff_seconds)
-        await session.execute(
-            update(outbox)
-            .where(outbox.c.id == row.id)
-            .values(
-                attempts=attempts,
-                last_error=error[:2000],
-                next_attempt_at=now + timedelta(seconds=delay),
-            )
         )
 
     async def refresh_gauges(self) -> tuple[int, float]:

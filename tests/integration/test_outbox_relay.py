@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import aio_pika
-from sqlalchemy import select, update
+from sqlalchemy import select, text, update
 
 from shared.db.engine import create_engine, create_session_factory
 from shared.db.messaging_tables import outbox
@@ -260,3 +260,39 @@ async def test_events_committed_together_name_each_other_and_a_lone_one_names_no
     finally:
         await connection.close()
         await engine.dispose()
+
+
+async def _terminate_other_connections(database_url: str) -> int:
+    engine = create_engine(database_url)
+    try:
+        async with engine.connect() as connection:
+            killed = await connection.execute(
+                text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                    " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
+            )
+            return len(killed.all())
+    finally:
+        await engine.dispose()
+
+
+async def test_relay_whose_database_connections_are_killed_goes_on_publishing(
+    databases: DatabaseFactory, broker: BrokerSettings
+) -> None:
+    database_url = await databases.create("probe")
+    await create_probe_schema(database_url)
+    async with (
+        running_probe(Probe(), database_url, broker),
+        running_relay(database_url, broker),
+    ):
+        await _write_event(database_url, "SR-2026-000971")
+        await eventually(
+            lambda: effect_counts(database_url), lambda counts: counts == {"SR-2026-000971": 1}
+        )
+        assert await _terminate_other_connections(database_url) > 0
+        await _write_event(database_url, "SR-2026-000972")
+        await eventually(
+            lambda: effect_counts(database_url),
+            lambda counts: counts == {"SR-2026-000971": 1, "SR-2026-000972": 1},
+        )
