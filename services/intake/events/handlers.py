@@ -62,6 +62,7 @@ async def on_request_registered(
     await requests.save(request, entries)
 
 
+_REGISTERED = RequestRegisteredV1.routing_key()
 _TRIAGED = RequestTriagedV2.event_type
 
 
@@ -77,7 +78,7 @@ def triaged_when_registered(_envelope: Envelope, headers: Mapping[str, Any]) -> 
     checked all the same, so that a batch registering several would not be taken for this.
     """
     keys = transaction_events(headers)
-    registrations = keys.count(RequestRegisteredV1.routing_key())
+    registrations = keys.count(_REGISTERED)
     return registrations == 1 and any(key.rsplit(".v", 1)[0] == _TRIAGED for key in keys)
 
 
