@@ -14,8 +14,10 @@ rewritten by the relay's own transaction, together with others of other transact
 is left out. Events written one by one (``add_to_outbox``) each have their own time and are
 not grouped; rows of one transaction that reach the relay in different batches (a batch full
 at 500 rows, or another relay holding some) carry the keys of those in their own batch only:
-the header says at most what happened, never more. An event without the header says nothing
-either way.
+the header says at most what happened, never more. A transaction with more than
+``MAX_NAMED`` events in one batch (a bulk import) gets no header: its list would go on each of
+its messages, bytes growing with the square of its size. An event without the header says
+nothing either way.
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ from collections.abc import Hashable, Mapping, Sequence
 from typing import Any
 
 TRANSACTION_EVENTS_HEADER = "x-transaction-events"
+# A business transaction writes a few events (a dealer's report: up to three).
+MAX_NAMED = 10
 
 
 def transaction_events(headers: Mapping[str, Any] | None) -> list[str]:
@@ -39,12 +43,14 @@ def keys_by_transaction(
 ) -> list[list[str] | None]:
     """For rows in outbox order, each with its transaction (None: not known), the header
     value of each row: the routing keys of its transaction's rows, or None when it is the
-    only one of its transaction here."""
+    only one of its transaction here (or one of more than ``MAX_NAMED``)."""
     together: dict[Hashable, list[str]] = {}
     for transaction, key in zip(transactions, routing_keys, strict=True):
         if transaction is not None:
             together.setdefault(transaction, []).append(key)
     return [
-        keys if transaction is not None and len(keys := together[transaction]) > 1 else None
+        keys
+        if transaction is not None and 1 < len(keys := together[transaction]) <= MAX_NAMED
+        else None
         for transaction in transactions
     ]

@@ -8,6 +8,7 @@ from typing import Any
 from services.intake.events.handlers import triaged_when_registered
 from shared.events.envelope import Envelope
 from shared.messaging.transaction_events import (
+    MAX_NAMED,
     TRANSACTION_EVENTS_HEADER,
     keys_by_transaction,
     transaction_events,
@@ -31,6 +32,14 @@ def test_rows_of_one_transaction_name_each_other_in_their_order() -> None:
 
 def test_rows_whose_transaction_is_not_known_are_never_grouped() -> None:
     assert keys_by_transaction([None, None], [REGISTERED, TRIAGED]) == [None, None]
+
+
+def test_a_bulk_transaction_is_not_named_on_each_of_its_messages() -> None:
+    keys = [REGISTERED] * (MAX_NAMED + 1)
+    assert keys_by_transaction(["bulk"] * len(keys), keys) == [None] * len(keys)
+    assert (
+        keys_by_transaction(["t"] * MAX_NAMED, keys[:MAX_NAMED]) == [keys[:MAX_NAMED]] * MAX_NAMED
+    )
 
 
 def test_the_header_is_read_as_text_whatever_the_client_made_of_it() -> None:
