@@ -74,8 +74,12 @@ def triaged_when_registered(_envelope: Envelope, headers: Mapping[str, Any]) -> 
     Then ``on_request_registered`` has nothing to do, whenever it runs: the request left
     ``received`` when the registration committed and no request ever returns there. A
     transaction registers one request (``register_in`` is what publishes a registration, once
-    per transaction) and the triage in it is that request's; the count of registrations is
-    checked all the same, so that a batch registering several would not be taken for this.
+    per transaction: ``register_request`` and ``submit_dealer_report`` each call it once and
+    publish nothing else) and the triage in it is that request's. The count of registrations
+    the header shows is checked all the same: a future batch registering several in one
+    transaction is not taken for this as long as the relay names them together (a
+    transaction of more than ten events, or one split between batches, is named partly or
+    not at all, see ``shared.messaging.transaction_events``).
     """
     keys = transaction_events(headers)
     registrations = keys.count(_REGISTERED)
