@@ -2,7 +2,9 @@
 
 For each delivery: parse the envelope (unparseable: park at once), find the subscription
 (none: acknowledge and ignore), then in one transaction record the message id in the inbox
-and run the handler. A duplicate id means the effect already happened: acknowledge only.
+and run the handler. A duplicate id means the effect already happened: acknowledge only. A
+subscription may say from the message alone that its handler has nothing to do (``settled``):
+then the message is acknowledged with no transaction at all.
 Acknowledge after commit, never before. A handler error sends a copy through the next delay
 queue (the retry schedule) or, when the schedule is spent, to the dead-letter queue, and only
 then acknowledges the original, so no message is lost and none blocks the queue behind it.
@@ -14,7 +16,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
@@ -28,6 +30,7 @@ from aio_pika.abc import (
     AbstractIncomingMessage,
     AbstractQueue,
 )
+from prometheus_client import Counter, Histogram
 from pydantic import ValidationError
 from sqlalchemy import insert
 from sqlalchemy.exc import IntegrityError
@@ -54,6 +57,8 @@ _INBOX_ROW = insert(inbox)
 
 E = TypeVar("E", bound=EventSchema)
 Handler = Callable[[UnitOfWork, E, Envelope], Awaitable[None]]
+# From the envelope and the message's headers: True when the handler has nothing to do.
+Settled = Callable[[Envelope, Mapping[str, Any]], bool]
 
 RETRY_COUNT_HEADER = "x-retry-count"
 ERROR_HEADER = "x-error"
@@ -68,6 +73,10 @@ class Subscription(Generic[E]):
 
     schema: type[E]
     handler: Handler[E]
+    # True for a message whose handling would change nothing, now or whenever it came
+    # again: it is acknowledged without a transaction and without an inbox row, which only
+    # that makes safe (a redelivery finds no inbox row, and has nothing to do either).
+    settled: Settled | None = None
 
     @property
     def routing_key(self) -> str:
@@ -100,6 +109,9 @@ class EventConsumer:
         self._consumer_tag: str | None = None
         self._queue: AbstractQueue | None = None
         self._reconnecting: set[asyncio.Task[None]] = set()
+        # Metric children per event type (and outcome), not a label lookup per message.
+        self._consumed: dict[tuple[str, str], Counter] = {}
+        self._durations: dict[str, Histogram] = {}
         # Each delivery runs in its own task: stopping lets them finish before the database
         # engine and the channel they use are closed under them.
         self._in_flight: set[asyncio.Task[Any]] = set()
@@ -199,30 +211,46 @@ class EventConsumer:
         subscription = self._subscriptions.get((envelope.type, envelope.version))
         if subscription is None:
             # Bound once, no longer handled (or a newer version this build does not know).
-            EVENTS_CONSUMED.labels(self._service, envelope.type, "ignored").inc()
-            await message.ack()
+            self._count(envelope.type, "ignored")
+            await _acknowledge(message)
             return
-        with correlated(envelope.correlation_id, str(envelope.id)):
+        event_id = str(envelope.id)
+        with correlated(envelope.correlation_id, event_id):
             try:
                 event = subscription.schema.model_validate(envelope.data)
             except ValidationError as exc:
                 await self._park(message, "invalid_data", exc, event_type=envelope.type)
+                return
+            settled = subscription.settled
+            if settled is not None and settled(envelope, message.headers or {}):
+                await _acknowledge(message)
+                self._count(envelope.type, "settled")
+                # The counter says how many; a log line each (a write to stdout) would cost
+                # as much as the rest of this path.
+                log.debug(
+                    "event settled", extra={"event_type": envelope.type, "event_id": event_id}
+                )
                 return
             try:
                 outcome = await self._handle_once(subscription, event, envelope)
             except Exception as exc:
                 await self._retry_or_park(message, envelope, exc)
                 return
-            await message.ack()
-            EVENTS_CONSUMED.labels(self._service, envelope.type, outcome).inc()
-            EVENT_HANDLING_DURATION.labels(self._service, envelope.type).observe(
-                time.perf_counter() - started
-            )
-            log.info(
-                "event %s",
-                outcome,
-                extra={"event_type": envelope.type, "event_id": str(envelope.id)},
-            )
+            await _acknowledge(message)
+            self._count(envelope.type, outcome)
+            duration = self._durations.get(envelope.type)
+            if duration is None:
+                duration = EVENT_HANDLING_DURATION.labels(self._service, envelope.type)
+                self._durations[envelope.type] = duration
+            duration.observe(time.perf_counter() - started)
+            log.info("event %s", outcome, extra={"event_type": envelope.type, "event_id": event_id})
+
+    def _count(self, event_type: str, outcome: str) -> None:
+        counter = self._consumed.get((event_type, outcome))
+        if counter is None:
+            counter = EVENTS_CONSUMED.labels(self._service, event_type, outcome)
+            self._consumed[event_type, outcome] = counter
+        counter.inc()
 
     async def _handle_once(
         self, subscription: Subscription[Any], event: EventSchema, envelope: Envelope
@@ -272,8 +300,8 @@ class EventConsumer:
             ORIGINAL_ROUTING_KEY_HEADER: _original_routing_key(message),
         }
         if await self._send_copy(message, self._queues.delay(delay), headers):
-            await message.ack()
-            EVENTS_CONSUMED.labels(self._service, envelope.type, "retried").inc()
+            await _acknowledge(message)
+            self._count(envelope.type, "retried")
 
     async def _park(
         self, message: AbstractIncomingMessage, reason: str, exc: Exception, event_type: str
@@ -287,8 +315,8 @@ class EventConsumer:
             ORIGINAL_ROUTING_KEY_HEADER: _original_routing_key(message),
         }
         if await self._send_copy(message, self._queues.dead_letter, headers):
-            await message.ack()
-            EVENTS_CONSUMED.labels(self._service, event_type, "dead_lettered").inc()
+            await _acknowledge(message)
+            self._count(event_type, "dead_lettered")
 
     async def _send_copy(
         self, message: AbstractIncomingMessage, queue: str, headers: dict[str, Any]
@@ -323,6 +351,15 @@ class EventConsumer:
             except Exception:
                 log.exception("reject failed; the broker will redeliver the message")
             return False
+
+
+async def _acknowledge(message: AbstractIncomingMessage) -> None:
+    """Acknowledge on the channel the message came by, without waiting for the frame to
+    be written to the socket (aio-pika's ``ack`` waits, a future and a wake-up per message):
+    frames go out in order, so an acknowledgement queued before the channel closes is sent
+    before its close, and one lost with the connection brings the message again, as ever."""
+    assert message.delivery_tag is not None
+    await message.channel.basic_ack(message.delivery_tag, wait=False)
 
 
 def _retry_count(message: AbstractIncomingMessage) -> int:

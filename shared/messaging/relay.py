@@ -14,66 +14,33 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
-import aio_pika
-from aio_pika.abc import AbstractChannel, AbstractConnection, AbstractExchange
+import aiormq.abc
+import asyncpg
+from aio_pika import DeliveryMode
+from aio_pika.abc import AbstractChannel, AbstractConnection
 from aio_pika.exceptions import DeliveryError, PublishError
-from sqlalchemy import Select, bindparam, func, select, update
+from aiormq import spec
+from prometheus_client import Counter
+from sqlalchemy import func, select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shared.db.engine import create_engine, create_session_factory
 from shared.db.messaging_tables import outbox
 from shared.messaging.broker import BrokerConnection
+from shared.messaging.outbox_batches import DueRow, due_batches
 from shared.messaging.retention import purge_published_outbox
 from shared.messaging.retry import outbox_backoff
 from shared.messaging.topology import declare_exchange
+from shared.messaging.transaction_events import TRANSACTION_EVENTS_HEADER, keys_by_transaction
 from shared.observability.metrics import EVENTS_PUBLISHED, OUTBOX_LAG, OUTBOX_PENDING
 from shared.settings import BrokerSettings
 
 log = logging.getLogger(__name__)
 
-
-# Built once (per batch size): statements built on every pass cost more CPU in SQLAlchemy
-# than their round trips.
-_MARK_PUBLISHED = (
-    update(outbox)
-    .where(outbox.c.id.in_(bindparam("ids", expanding=True)))
-    .values(published_at=bindparam("now"))
-)
-
-
-def _due(batch_size: int) -> Select[Any]:
-    """The due rows, oldest first; rows another relay holds are skipped."""
-    return (
-        select(
-            outbox.c.id,
-            outbox.c.event_id,
-            outbox.c.event_type,
-            outbox.c.routing_key,
-            outbox.c.envelope,
-            outbox.c.correlation_id,
-            outbox.c.attempts,
-        )
-        .where(outbox.c.published_at.is_(None), outbox.c.next_attempt_at <= bindparam("now"))
-        .order_by(outbox.c.id)
-        .limit(batch_size)
-        .with_for_update(skip_locked=True)
-    )
-
-
-@dataclass(frozen=True)
-class _Row:
-    id: int
-    event_id: str
-    event_type: str
-    routing_key: str
-    envelope: str
-    correlation_id: str
-    attempts: int
+_JSON = "application/json"
 
 
 class OutboxRelay:
@@ -88,18 +55,23 @@ class OutboxRelay:
         self._sessions = session_factory
         self._broker = broker
         self._settings = settings
-        self._exchange: AbstractExchange | None = None
         self._channel: AbstractChannel | None = None
+        # aiormq's channel under aio-pika's: messages are published on it directly, with
+        # their properties built as the frame wants them (no aio-pika ``Message`` each).
+        self._publisher: aiormq.abc.AbstractChannel | None = None
+        # One counter child per event type and outcome, not a label lookup per event.
+        self._published: dict[tuple[str, str], Counter] = {}
         self._wake = asyncio.Event()
         self._stopping = False
         self._last_gauges = 0.0
         self._last_purge = 0.0
-        self._due = _due(settings.relay_batch_size)
+        self._batches = due_batches(session_factory, settings.relay_batch_size)
         broker.on_connect(self._open_channel)
 
     async def _open_channel(self, connection: AbstractConnection) -> None:
         channel = await connection.channel(publisher_confirms=True, on_return_raises=True)
-        self._exchange = await declare_exchange(channel, self._settings.exchange)
+        await declare_exchange(channel, self._settings.exchange)
+        self._publisher = await channel.get_underlay_channel()
         self._channel = channel
         self.wake()
 
@@ -116,6 +88,10 @@ class OutboxRelay:
     async def run(self) -> None:
         loop = asyncio.get_running_loop()
         while not self._stopping:
+            # Cleared before the pass, not after it: a commit that wakes the relay while a
+            # pass is publishing (most of a pass is waiting for the broker's confirms) is
+            # taken by the next pass at once instead of at the next poll.
+            self._wake.clear()
             published = 0
             try:
                 if self._channel_ready():
@@ -128,7 +104,7 @@ class OutboxRelay:
                     self._last_purge = loop.time()
             except asyncio.CancelledError:
                 raise
-            except (DBAPIError, OSError) as exc:
+            except (DBAPIError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
                 # The database is away: nothing was marked, so the rows go out when it is back.
                 log.warning(
                     "outbox relay pass failed: %s",
@@ -141,81 +117,102 @@ class OutboxRelay:
                 await asyncio.sleep(1.0)
             if published >= self._settings.relay_batch_size:
                 continue
-            self._wake.clear()
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self._settings.relay_poll_seconds)
+                async with asyncio.timeout(self._settings.relay_poll_seconds):
+                    await self._wake.wait()
 
     def _channel_ready(self) -> bool:
         return (
             self._broker.is_connected
             and self._channel is not None
             and not self._channel.is_closed
-            and self._exchange is not None
+            and self._publisher is not None
         )
 
     async def publish_batch(self) -> int:
         """Publish one batch of due rows; returns how many the broker confirmed."""
-        exchange = self._exchange
-        if exchange is None:
+        publisher = self._publisher
+        if publisher is None:
             return 0
         now = datetime.now(UTC)
-        async with self._sessions() as session:
-            result = await session.execute(self._due, {"now": now})
-            rows = [_Row(*row) for row in result.all()]
+        async with self._batches(now) as batch:
+            rows = batch.rows
             if not rows:
-                await session.rollback()
                 return 0
-            outcomes = await asyncio.gather(
-                *(self._publish(exchange, row) for row in rows), return_exceptions=True
+            together = keys_by_transaction(
+                [row.transaction for row in rows], [row.routing_key for row in rows]
             )
+            publishes = [
+                self._publish(publisher, row, keys)
+                for row, keys in zip(rows, together, strict=True)
+            ]
+            outcomes = await asyncio.gather(*publishes, return_exceptions=True)
             confirmed: list[int] = []
             for row, outcome in zip(rows, outcomes, strict=True):
-                if outcome is None:
+                if not isinstance(outcome, BaseException):
                     confirmed.append(row.id)
-                    EVENTS_PUBLISHED.labels(self._service, row.event_type, "published").inc()
+                    self._count(row.event_type, "published")
                 elif isinstance(outcome, (PublishError, DeliveryError)):
                     # Unroutable (no queue bound yet) or refused by the broker: keep it and
                     # try again later; the pending gauge and this counter show it.
                     kind = "unroutable" if isinstance(outcome, PublishError) else "failed"
-                    EVENTS_PUBLISHED.labels(self._service, row.event_type, kind).inc()
-                    await self._postpone(session, row, f"{kind}: {outcome!r}", now)
+                    self._count(row.event_type, kind)
+                    attempts = row.attempts + 1
+                    delay = outbox_backoff(attempts, self._settings.relay_max_backoff_seconds)
+                    await batch.postpone(
+                        row.id,
+                        attempts,
+                        f"{kind}: {outcome!r}"[:2000],
+                        now + timedelta(seconds=delay),
+                    )
                     log.warning(
                         "event not published",
                         extra={
                             "event_id": row.event_id,
                             "event_type": row.event_type,
                             "outcome": kind,
-                            "attempts": row.attempts + 1,
+                            "attempts": attempts,
                         },
                     )
                 # Anything else is the connection going away: the row stays as it was.
             if confirmed:
-                await session.execute(_MARK_PUBLISHED, {"ids": confirmed, "now": now})
-            await session.commit()
+                await batch.mark_published(confirmed, now)
             return len(confirmed)
 
-    async def _publish(self, exchange: AbstractExchange, row: _Row) -> None:
-        message = aio_pika.Message(
-            body=row.envelope.encode(),
-            content_type="application/json",
-            delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+    def _count(self, event_type: str, outcome: str) -> None:
+        counter = self._published.get((event_type, outcome))
+        if counter is None:
+            counter = EVENTS_PUBLISHED.labels(self._service, event_type, outcome)
+            self._published[event_type, outcome] = counter
+        counter.inc()
+
+    async def _publish(
+        self,
+        publisher: aiormq.abc.AbstractChannel,
+        row: DueRow,
+        transaction_events: list[str] | None,
+    ) -> None:
+        """Returns once the broker confirmed the message; raises if it returned it
+        (unroutable) or refused it."""
+        properties = spec.Basic.Properties(
+            content_type=_JSON,
+            delivery_mode=DeliveryMode.PERSISTENT,
+            priority=0,
             message_id=row.event_id,
             correlation_id=row.correlation_id,
-            type=row.event_type,
+            message_type=row.event_type,
+            headers={TRANSACTION_EVENTS_HEADER: transaction_events} if transaction_events else {},
         )
-        await exchange.publish(message, routing_key=row.routing_key, mandatory=True, timeout=30)
-
-    async def _postpone(self, session: AsyncSession, row: _Row, error: str, now: datetime) -> None:
-        attempts = row.attempts + 1
-        delay = outbox_backoff(attempts, self._settings.relay_max_backoff_seconds)
-        await session.execute(
-            update(outbox)
-            .where(outbox.c.id == row.id)
-            .values(
-                attempts=attempts,
-                last_error=error[:2000],
-                next_attempt_at=now + timedelta(seconds=delay),
-            )
+        # wait=False: what is awaited is the broker's confirm; waiting for the frame to be
+        # written to the socket first cost a future and a wake-up more per message.
+        await publisher.basic_publish(
+            row.envelope.encode(),
+            exchange=self._settings.exchange,
+            routing_key=row.routing_key,
+            properties=properties,
+            mandatory=True,
+            timeout=30,
+            wait=False,
         )
 
     async def refresh_gauges(self) -> tuple[int, float]:

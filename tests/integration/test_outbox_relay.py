@@ -3,12 +3,22 @@ outbox and is counted; an event the relay publishes twice has one effect."""
 
 from __future__ import annotations
 
-from sqlalchemy import select, update
+import asyncio
+from datetime import UTC, datetime
+from typing import Any
+
+import aio_pika
+from sqlalchemy import select, text, update
 
 from shared.db.engine import create_engine, create_session_factory
 from shared.db.messaging_tables import outbox
 from shared.db.unit_of_work import UnitOfWork
-from shared.events.schemas.intake import RequestRegisteredV1
+from shared.events.envelope import Envelope
+from shared.events.schemas.intake import RequestCancelledV1, RequestRegisteredV1
+from shared.messaging.broker import BrokerConnection
+from shared.messaging.relay import OutboxRelay
+from shared.messaging.topology import declare_exchange
+from shared.messaging.transaction_events import TRANSACTION_EVENTS_HEADER, transaction_events
 from shared.settings import BrokerSettings
 from tests.support.databases import DatabaseFactory
 from tests.support.metrics import sample
@@ -145,3 +155,144 @@ async def test_event_published_twice_by_the_relay_has_one_effect(
             what="the second copy recognised as a duplicate",
         )
     assert await effect_counts(database_url) == {"SR-2026-000888": 1}
+
+
+class _HeldAfterFirstPass(OutboxRelay):
+    """The real relay, held at the end of its first pass that published something until
+    the test lets it go: a commit lands "during" that pass at a moment of the test's choice."""
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        self.first_pass_done = asyncio.Event()
+        self.let_go = asyncio.Event()
+
+    async def publish_batch(self) -> int:
+        published = await super().publish_batch()
+        if published and not self.first_pass_done.is_set():
+            self.first_pass_done.set()
+            await self.let_go.wait()
+        return published
+
+
+async def test_a_commit_during_a_relay_pass_is_published_without_waiting_for_the_poll(
+    databases: DatabaseFactory, broker: BrokerSettings
+) -> None:
+    """The wake of a commit that lands while the relay is busy with a pass is kept for the
+    next pass; the poll (a minute here) would otherwise be what publishes it."""
+    database_url = await databases.create("probe")
+    await create_probe_schema(database_url)
+    slow_poll = broker.model_copy(update={"relay_poll_seconds": 60.0})
+    await _write_event(database_url, "SR-2026-000901")
+    engine = create_engine(database_url)
+    sessions = create_session_factory(engine)
+    connection = BrokerConnection(slow_poll.amqp_url, PROBE)
+    relay = _HeldAfterFirstPass(PROBE, sessions, connection, slow_poll)
+    tasks: list[asyncio.Task[None]] = []
+    try:
+        async with running_probe(Probe(), database_url, slow_poll):
+            # Started once the probe's queue is bound: the first event is routable at once.
+            tasks += [asyncio.create_task(connection.run()), asyncio.create_task(relay.run())]
+            await asyncio.wait_for(relay.first_pass_done.wait(), 15)
+            uow = UnitOfWork(sessions, relay.wake)
+            async with uow:
+                await uow.publish(
+                    RequestRegisteredV1.model_validate(registered("SR-2026-000902").data)
+                )
+                await uow.commit()
+            relay.let_go.set()
+            await eventually(
+                lambda: effect_counts(database_url),
+                lambda counts: counts == {"SR-2026-000901": 1, "SR-2026-000902": 1},
+                within=10.0,
+                what="the second event published by the next pass",
+            )
+    finally:
+        relay.stop()
+        await connection.close()
+        for task in tasks:
+            task.cancel()
+        await asyncio.wait(tasks, timeout=5)
+        await engine.dispose()
+
+
+async def test_events_committed_together_name_each_other_and_a_lone_one_names_nothing(
+    databases: DatabaseFactory, broker: BrokerSettings
+) -> None:
+    database_url = await databases.create("probe")
+    await create_probe_schema(database_url)
+    engine = create_engine(database_url)
+    connection = await aio_pika.connect(broker.amqp_url)
+    try:
+        channel = await connection.channel()
+        everything = await channel.declare_queue(exclusive=True)
+        await everything.bind(await declare_exchange(channel, broker.exchange), routing_key="#")
+        uow = UnitOfWork(create_session_factory(engine))
+        async with uow:
+            await uow.publish_all(
+                [
+                    RequestRegisteredV1.model_validate(registered("SR-2026-000951").data),
+                    RequestCancelledV1(
+                        request_no="SR-2026-000951", reason="dup", cancelled_at=datetime.now(UTC)
+                    ),
+                ]
+            )
+            await uow.commit()
+        await _write_event(database_url, "SR-2026-000952")
+
+        headers: dict[tuple[str, str], dict[str, Any]] = {}
+        async with running_relay(database_url, broker), everything.iterator() as messages:
+            async for message in messages:
+                await message.ack()
+                envelope = Envelope.model_validate_json(message.body)
+                headers[envelope.data["request_no"], envelope.type] = message.headers or {}
+                if len(headers) == 3:
+                    break
+        together = ["intake.request.registered.v1", "intake.request.cancelled.v1"]
+        assert transaction_events(headers["SR-2026-000951", "intake.request.registered"]) == (
+            together
+        )
+        assert transaction_events(headers["SR-2026-000951", "intake.request.cancelled"]) == (
+            together
+        )
+        assert (
+            TRANSACTION_EVENTS_HEADER not in headers["SR-2026-000952", "intake.request.registered"]
+        )
+    finally:
+        await connection.close()
+        await engine.dispose()
+
+
+async def _terminate_other_connections(database_url: str) -> int:
+    engine = create_engine(database_url)
+    try:
+        async with engine.connect() as connection:
+            killed = await connection.execute(
+                text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                    " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
+            )
+            return len(killed.all())
+    finally:
+        await engine.dispose()
+
+
+async def test_relay_whose_database_connections_are_killed_goes_on_publishing(
+    databases: DatabaseFactory, broker: BrokerSettings
+) -> None:
+    database_url = await databases.create("probe")
+    await create_probe_schema(database_url)
+    async with (
+        running_probe(Probe(), database_url, broker),
+        running_relay(database_url, broker),
+    ):
+        await _write_event(database_url, "SR-2026-000971")
+        await eventually(
+            lambda: effect_counts(database_url), lambda counts: counts == {"SR-2026-000971": 1}
+        )
+        assert await _terminate_other_connections(database_url) > 0
+        await _write_event(database_url, "SR-2026-000972")
+        await eventually(
+            lambda: effect_counts(database_url),
+            lambda counts: counts == {"SR-2026-000971": 1, "SR-2026-000972": 1},
+        )

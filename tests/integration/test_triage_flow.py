@@ -10,10 +10,12 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import select
 
 from services.dispatch.app import DEFINITION as DISPATCH
 from services.intake.app import DEFINITION as INTAKE
 from services.intake.db.models import ProductModelRow
+from shared.db.messaging_tables import inbox, outbox
 from shared.events.envelope import Envelope
 from shared.events.registry import EventSchema
 from shared.events.schemas.intake import RequestCancelledV1, RequestTriagedV1
@@ -21,11 +23,13 @@ from shared.settings import AuthSettings, BrokerSettings
 from tests.support.broker import publish_envelopes
 from tests.support.databases import DatabaseFactory
 from tests.support.dealer_client import DealerClient, contract_report
+from tests.support.metrics import sample
 from tests.support.services import RunningService, running_service
 from tests.support.waiting import eventually
 
 Headers = Callable[..., dict[str, str]]
 REQUESTS = "/api/v1/service-requests"
+REGISTERED = "intake.request.registered"
 
 
 @pytest.fixture
@@ -128,6 +132,60 @@ async def test_dealer_work_goes_to_claims_without_a_job(
     read = (await intake.client.get(f"{REQUESTS}/{number}", headers=agent)).json()
     assert read["timeline"][-1]["details"]["route"] == "claims"
     assert (await _job(dispatch, number, staff_headers("dispatcher"))).status_code == 404
+
+
+async def _registrations_in_inbox(intake: RunningService) -> set[str]:
+    """Request numbers whose registration intake's consumer recorded in its inbox."""
+    async with intake.runtime.sessions() as session:
+        handled = select(inbox.c.message_id).where(inbox.c.event_type == REGISTERED)
+        rows = await session.execute(
+            select(outbox.c.envelope).where(outbox.c.event_id.in_(handled))
+        )
+        return {Envelope.model_validate_json(e).data["request_no"] for e in rows.scalars()}
+
+
+def _registrations(outcome: str) -> float:
+    return sample(
+        "aftersales_events_consumed_total",
+        service="intake",
+        event_type=REGISTERED,
+        outcome=outcome,
+    )
+
+
+async def test_a_dealer_reports_registration_is_settled_from_its_message_alone(
+    suite: tuple[RunningService, RunningService], staff_headers: Headers
+) -> None:
+    """A dealer's report is triaged in its registration's transaction: intake's consumer
+    acknowledges the registration without a transaction of its own. A web request is
+    triaged by the consumer, after its registration, as ever."""
+    intake, _dispatch = suite
+    agent = staff_headers("intake_agent")
+    settled_before, handled_before = _registrations("settled"), _registrations("handled")
+    made = await intake.client.post(
+        "/api/v1/admin/dealers", json={"name": "上海服务站"}, headers=staff_headers("admin")
+    )
+    dealer = DealerClient(intake.client, made.json()["dealer_id"], made.json()["secret"])
+    report = contract_report()
+    del report["work_done"]
+    reported = (await dealer.post_report(report, key="settled-1")).json()["request_no"]
+    web = {
+        "channel": "web",
+        "customer": {"name": "李娜", "phone": "13911111111", "region": "上海"},
+        "product": {"model": "WX-200", "serial_no": "WX200-WEB-1"},
+        "fault_description": "水泵不启动",
+        "request": "repair",
+        "severity": "ordinary",
+    }
+    online = (await intake.client.post(REQUESTS, json=web, headers=agent)).json()["request_no"]
+
+    await eventually(lambda: _status(intake, online, agent), lambda s: s == "handed_to_dispatch")
+    await eventually(
+        lambda: _registrations("settled"), lambda n: n == settled_before + 1, what="settled"
+    )
+    assert await _registrations_in_inbox(intake) == {online}
+    assert _registrations("handled") == handled_before + 1
+    assert await _status(intake, reported, agent) == "handed_to_dispatch"
 
 
 async def test_agent_moves_a_phone_request_and_dispatch_follows(

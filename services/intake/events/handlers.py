@@ -4,7 +4,7 @@ commit."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from datetime import UTC, datetime
 from functools import cache
@@ -23,8 +23,9 @@ from shared.db.unit_of_work import UnitOfWork
 from shared.events.envelope import Envelope
 from shared.events.schemas.claims import QualityAlertRaisedV1
 from shared.events.schemas.dispatch import JobAssignedV1
-from shared.events.schemas.intake import RequestRegisteredV1
+from shared.events.schemas.intake import RequestRegisteredV1, RequestTriagedV2
 from shared.messaging.consumer import Handler
+from shared.messaging.transaction_events import transaction_events
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +43,8 @@ async def on_request_registered(
 
     Dealers' reports are triaged inside their registration (``register_in``), and a
     report that gets here is past ``received``; requests from the other channels are triaged
-    here, after registration.
+    here, after registration. Most dealers' reports do not get here at all
+    (``triaged_when_registered``).
     """
     requests = ServiceRequestRepository(uow.session)
     # A dealer's report was triaged when it was registered: its status alone, one narrow
@@ -58,6 +60,30 @@ async def on_request_registered(
         return
     entries = await triage_in(uow, request, decision, datetime.now(UTC), actor=None)
     await requests.save(request, entries)
+
+
+_REGISTERED = RequestRegisteredV1.routing_key()
+_TRIAGED = RequestTriagedV2.event_type
+
+
+def triaged_when_registered(_envelope: Envelope, headers: Mapping[str, Any]) -> bool:
+    """Whether the request was triaged in the very transaction that registered it, which is
+    what ``register_in`` does with a dealer's report the rules can decide: the relay names
+    that transaction's events in the ``x-transaction-events`` header.
+
+    Then ``on_request_registered`` has nothing to do, whenever it runs: the request left
+    ``received`` when the registration committed and no request ever returns there. A
+    transaction registers one request (``register_in`` is what publishes a registration, once
+    per transaction: ``register_request`` and ``submit_dealer_report`` each call it once and
+    publish nothing else) and the triage in it is that request's. The count of registrations
+    the header shows is checked all the same: a future batch registering several in one
+    transaction is not taken for this as long as the relay names them together (a
+    transaction of more than ten events, or one split between batches, is named partly or
+    not at all, see ``shared.messaging.transaction_events``).
+    """
+    keys = transaction_events(headers)
+    registrations = keys.count(_REGISTERED)
+    return registrations == 1 and any(key.rsplit(".v", 1)[0] == _TRIAGED for key in keys)
 
 
 class AboutARequest(Protocol):

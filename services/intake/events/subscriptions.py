@@ -4,14 +4,20 @@ department's news about a request, which intake follows on the request's timelin
 from typing import Any
 
 from services.intake.events import department_reports as reports
-from services.intake.events.handlers import following, on_quality_alert, on_request_registered
+from services.intake.events.handlers import (
+    following,
+    on_quality_alert,
+    on_request_registered,
+    triaged_when_registered,
+)
 from shared.events.schemas import billing, claims, dispatch, parts
 from shared.events.schemas.intake import RequestRegisteredV1
 from shared.messaging.consumer import Subscription
 
 SUBSCRIPTIONS: list[Subscription[Any]] = [
-    # Its own: automatic triage follows registration.
-    Subscription(RequestRegisteredV1, on_request_registered),
+    # Its own: automatic triage follows registration (a dealer's report was triaged when
+    # it was registered: nothing to do, known from the message).
+    Subscription(RequestRegisteredV1, on_request_registered, settled=triaged_when_registered),
     Subscription(dispatch.JobAssignedV1, following(reports.job_assigned)),
     Subscription(dispatch.JobUnassignableV1, following(reports.job_unassignable)),
     Subscription(dispatch.AppointmentAgreedV1, following(reports.appointment_agreed)),
