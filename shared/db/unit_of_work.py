@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from types import TracebackType
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shared.events.envelope import Envelope
 from shared.events.registry import EventSchema
-from shared.messaging.outbox import add_all_to_outbox, add_to_outbox, envelope_for
+from shared.messaging.outbox import (
+    add_all_to_outbox,
+    add_apart_to_outbox,
+    add_to_outbox,
+    envelope_for,
+)
 
 
 class UnitOfWork:
@@ -61,12 +66,13 @@ class UnitOfWork:
         self._pending_events += len(envelopes)
         return envelopes
 
-    async def publish_enveloped(self, envelopes: list[Envelope]) -> None:
-        """``publish_all`` for events already wrapped: work done for several callers at once
-        wraps each caller's events in that caller's correlation (``envelope_for`` in its
-        context)."""
-        await add_all_to_outbox(self.session, envelopes)
-        self._pending_events += len(envelopes)
+    async def publish_for_each(self, works: Sequence[list[Envelope]]) -> None:
+        """``publish_all`` for several pieces of work done in this transaction for several
+        callers (reports registered together), each piece's events already wrapped in its
+        caller's correlation; the relay names each piece's events apart
+        (``add_apart_to_outbox``)."""
+        await add_apart_to_outbox(self.session, works)
+        self._pending_events += sum(len(envelopes) for envelopes in works)
 
     async def commit(self) -> None:
         await self.session.commit()

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -52,3 +53,19 @@ async def add_all_to_outbox(session: AsyncSession, envelopes: list[Envelope]) ->
     if envelopes:
         now = datetime.now(UTC)
         await _INSERT.many(session, [_row(e, now) for e in envelopes])
+
+
+async def add_apart_to_outbox(session: AsyncSession, works: Sequence[list[Envelope]]) -> None:
+    """The events of several pieces of work done in one transaction (reports registered
+    together), in one statement. Each piece's rows share a ``created_at`` of their own, a
+    microsecond apart from the next piece's: the relay names the events written together by
+    that (``shared.messaging.transaction_events``), so each piece's are named as its own, as
+    if it had committed alone."""
+    now = datetime.now(UTC)
+    rows = [
+        _row(envelope, now + timedelta(microseconds=i))
+        for i, envelopes in enumerate(works)
+        for envelope in envelopes
+    ]
+    if rows:
+        await _INSERT.many(session, rows)

@@ -3,6 +3,7 @@ dispatch's queue of jobs follows, and illegal moves are refused naming the allow
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -186,6 +187,49 @@ async def test_a_dealer_reports_registration_is_settled_from_its_message_alone(
     assert await _registrations_in_inbox(intake) == {online}
     assert _registrations("handled") == handled_before + 1
     assert await _status(intake, reported, agent) == "handed_to_dispatch"
+
+
+async def test_reports_registered_together_are_each_settled_or_handled_as_their_own(
+    suite: tuple[RunningService, RunningService], staff_headers: Headers
+) -> None:
+    """Dealer reports arriving at once are registered together, in one transaction; the
+    relay still names each report's events apart, so each triaged report's registration is
+    settled from its message and the one the rules could not triage (an unknown model) is
+    handled by the consumer, never taken for settled by its neighbours' triages."""
+    intake, _dispatch = suite
+    agent = staff_headers("intake_agent")
+    settled_before, handled_before = _registrations("settled"), _registrations("handled")
+    groups_before = sample("aftersales_intake_dealer_report_group_size_count")
+    made = await intake.client.post(
+        "/api/v1/admin/dealers", json={"name": "北京服务站"}, headers=staff_headers("admin")
+    )
+    dealer = DealerClient(intake.client, made.json()["dealer_id"], made.json()["secret"])
+    reports = []
+    for n in range(12):
+        report = contract_report(f"DLR-G-{n}")
+        del report["work_done"]
+        report["product"] = {
+            "model": "ZZ-UNKNOWN" if n == 5 else "WX-200",
+            "serial_no": f"WX200-G-{n}",
+        }
+        reports.append(report)
+    answers = await asyncio.gather(
+        *(dealer.post_report(report, key=f"group-{n}") for n, report in enumerate(reports))
+    )
+    numbers = [answer.json()["request_no"] for answer in answers]
+    assert [answer.status_code for answer in answers] == [201] * 12
+    groups = sample("aftersales_intake_dealer_report_group_size_count") - groups_before
+    assert groups < 12  # some were registered together
+
+    await eventually(
+        lambda: _registrations("settled"), lambda n: n == settled_before + 11, what="settled"
+    )
+    await eventually(
+        lambda: _registrations("handled"), lambda n: n == handled_before + 1, what="handled"
+    )
+    assert numbers[5] in await _registrations_in_inbox(intake)
+    assert await _status(intake, numbers[5], agent) == "received"
+    assert await _status(intake, numbers[4], agent) == "handed_to_dispatch"
 
 
 async def test_agent_moves_a_phone_request_and_dispatch_follows(

@@ -167,11 +167,11 @@ async def submit_dealer_reports(
             registered = await register_all_in(
                 uow, [reports[i].command for i in joined], default_warranty_months, triage
             )
-            envelopes = []
+            works = []
             for i, done in zip(joined, registered, strict=True):
                 with correlated(reports[i].correlation_id, reports[i].causation_id):
-                    envelopes.extend(envelope_for(event) for event in done.events)
-            await uow.publish_enveloped(envelopes)
+                    works.append([envelope_for(event) for event in done.events])
+            await uow.publish_for_each(works)
             bodies = [answer(done.request) for done in registered]
             await dealers.answer_all_idempotency(
                 [

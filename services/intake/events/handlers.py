@@ -68,18 +68,19 @@ _TRIAGED = RequestTriagedV2.event_type
 
 def triaged_when_registered(_envelope: Envelope, headers: Mapping[str, Any]) -> bool:
     """Whether the request was triaged in the very transaction that registered it, which is
-    what ``register_in`` does with a dealer's report the rules can decide: the relay names
-    that transaction's events in the ``x-transaction-events`` header.
+    what registration does with a dealer's report the rules can decide: the relay names the
+    events written together in the ``x-transaction-events`` header.
 
     Then ``on_request_registered`` has nothing to do, whenever it runs: the request left
-    ``received`` when the registration committed and no request ever returns there. A
-    transaction registers one request (``register_in`` is what publishes a registration, once
-    per transaction: ``register_request`` and ``submit_dealer_report`` each call it once and
-    publish nothing else) and the triage in it is that request's. The count of registrations
-    the header shows is checked all the same: a future batch registering several in one
-    transaction is not taken for this as long as the relay names them together (a
-    transaction of more than ten events, or one split between batches, is named partly or
-    not at all, see ``shared.messaging.transaction_events``).
+    ``received`` when the registration committed and no request ever returns there. Events
+    "written together" are one request's: ``register_in`` publishes one registration per
+    transaction, and dealer reports registered together in one transaction
+    (``submit_dealer_reports``) write each report's events apart (``add_apart_to_outbox``:
+    their own ``created_at``, by which the relay tells them apart), so the triage named
+    beside a registration is that request's. The count of registrations is checked all the
+    same, so that events of several requests named together are never taken for this (the
+    relay may also name a piece of work partly, never more than it wrote: see
+    ``shared.messaging.transaction_events``).
     """
     keys = transaction_events(headers)
     registrations = keys.count(_REGISTERED)
