@@ -15,7 +15,7 @@ import logging
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
 from services.dispatch.db.jobs import JobRepository
@@ -28,10 +28,10 @@ from services.dispatch.domain.assignment import (
     Exclusion,
     JobNeeds,
     Ranking,
+    SlotAnswers,
     choose_nearest,
     earliest_slot,
     great_circle_km_or_none,
-    rank,
 )
 from services.dispatch.domain.job import JobStatus
 from services.dispatch.metrics import ASSIGNMENT_SECONDS, ASSIGNMENTS, UNASSIGNABLE
@@ -79,6 +79,13 @@ class _Deciding:
     size: int
     first_day: date
     last_day: date
+    # Each shortlisted technician's earliest slot, kept while their loads stand.
+    answers: SlotAnswers = field(default_factory=dict)
+
+    def found_full(self, technician_id: str, day: date, jobs: int) -> None:
+        """Another instance filled the technician's day since the loads were read."""
+        self.loads.setdefault(technician_id, {})[day] = jobs
+        self.answers.pop(technician_id, None)
 
 
 async def _decide(
@@ -95,13 +102,9 @@ async def _decide(
         if job.arrival_due_at is not None and job.arrival_due_at > now
         else today + timedelta(days=HORIZON_DAYS)  # no due time, or past it: look ahead
     )
-    candidates = await Technicians(uow.session).candidates(
-        job.required_skill, settings.calendar_zone
-    )
+    pool = await Technicians(uow.session).pool(job.required_skill, settings.calendar_zone)
     needs = _needs(job, declined)
-    deciding = _Deciding(
-        needs, rank(needs, candidates, today), {}, SHORTLIST, today, max(today, last)
-    )
+    deciding = _Deciding(needs, pool.rank(needs, today), {}, SHORTLIST, today, max(today, last))
     return deciding, await _choose(uow, deciding, settings, now)
 
 
@@ -124,7 +127,7 @@ async def _choose(
             deciding.loads.setdefault(tid, {})
         shortlisted = choose_nearest(
             deciding.needs, deciding.ranking, deciding.size, deciding.loads, now,
-            settings.travel_speed_kmh,
+            settings.travel_speed_kmh, deciding.answers,
         )  # fmt: skip
         if not shortlisted.needs_more:
             return shortlisted.decision
@@ -176,7 +179,7 @@ async def assign_automatically(
         full = await day_loads.move(winner.technician_id, day, winner.max_jobs_per_day, releasing)
         if full is not None:
             # Another instance filled the day since we read the loads: choose again.
-            deciding.loads.setdefault(winner.technician_id, {})[day] = full
+            deciding.found_full(winner.technician_id, day, full)
             decision = await _choose(uow, deciding, settings, now)
             continue
         _give(job, winner, day, decision.score.earliest_arrival, now)

@@ -55,7 +55,7 @@ async def due_for(
     start: datetime,
 ) -> ArrivalDue:
     """From the nearest service point (with coordinates) or the one covering the region."""
-    points = await ServicePoints(uow.session).all()
+    points = await ServicePoints(uow.session).places()
     distance: float | None = None
     zone: str | None = None
     if latitude is not None and longitude is not None:
@@ -68,7 +68,7 @@ async def due_for(
             distance = great_circle_km(latitude, longitude, nearest.latitude, nearest.longitude)  # type: ignore[arg-type]
             zone = nearest.zone
     if distance is None and region:
-        covering = [p for p in points if region in p.covers_regions.split(",")]
+        covering = [p for p in points if region in p.covers_regions]
         own = [p for p in covering if p.region == region]
         zone = (own or covering)[0].zone if covering else None
     return arrival_due(start, distance, zone, settings.arrival_targets(), settings.service_hours())

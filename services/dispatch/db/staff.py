@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import math
 import time
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from functools import lru_cache
 
@@ -13,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.dispatch.db.models import ServicePointRow, TechnicianDayLoadRow, TechnicianRow
 from services.dispatch.domain.assignment import Base, Candidate
 from services.dispatch.domain.calendar import WorkingHours
+from services.dispatch.domain.candidate_pool import CandidatePool
 from services.dispatch.domain.staffing import ServicePointIn, TechnicianIn
 
 
@@ -35,15 +38,73 @@ def _hours(zone: str, shifts: str, leave: str) -> WorkingHours:
     return WorkingHours.parse(zone, shifts, leave)
 
 
-# (skill, zone) → (fingerprint, when checked, candidates); per process. The fingerprint is
-# re-read from the database at most every FINGERPRINT_SECONDS, so a change made by another
-# instance is seen within that; this process's own changes clear the cache at once.
+@dataclass(frozen=True)
+class ServicePointPlace:
+    """Where a service point is and what it serves: what an arrival due time is measured
+    from (see commands.intake_jobs.due_for)."""
+
+    id: str
+    region: str
+    latitude: float | None
+    longitude: float | None
+    zone: str
+    covers_regions: tuple[str, ...]
+
+
+# The staff as every assignment reads it, kept per process: the service points and, per
+# (skill, zone), the candidates arranged in a pool. The fingerprint is re-read from the
+# database at most every FINGERPRINT_SECONDS, so a change made by another instance is seen
+# within that; this process's own changes clear the cache at once.
 FINGERPRINT_SECONDS = 1.0
-_CANDIDATES: dict[tuple[str | None, str], tuple[tuple[object, ...], float, list[Candidate]]] = {}
+# Pools kept at most (skills × zones in use); then the cache starts again.
+KEPT_POOLS = 64
+
+
+@dataclass
+class _StaffCache:
+    fingerprint: tuple[object, ...] | None = None
+    checked: float = -math.inf
+    places: tuple[ServicePointPlace, ...] | None = None
+    pools: dict[tuple[str | None, str], CandidatePool] = field(default_factory=dict)
+
+
+_CACHE = _StaffCache()
 
 
 def forget_candidates() -> None:
-    _CANDIDATES.clear()
+    global _CACHE
+    _CACHE = _StaffCache()
+
+
+async def _current(session: AsyncSession) -> _StaffCache:
+    """The cache, emptied first if the technicians or service points changed."""
+    cache = _CACHE
+    checked = time.monotonic()
+    if checked - cache.checked < FINGERPRINT_SECONDS:
+        return cache
+    fingerprint = await _fingerprint(session)
+    if _CACHE is not cache:  # forgotten meanwhile
+        return _CACHE
+    if fingerprint != cache.fingerprint:
+        cache.places = None
+        cache.pools.clear()
+    cache.fingerprint, cache.checked = fingerprint, checked
+    return cache
+
+
+async def _fingerprint(session: AsyncSession) -> tuple[object, ...]:
+    """Changes whenever a technician or service point is added or changed."""
+    row = (
+        await session.execute(
+            select(
+                select(func.count()).select_from(TechnicianRow).scalar_subquery(),
+                select(func.max(TechnicianRow.updated_at)).scalar_subquery(),
+                select(func.count()).select_from(ServicePointRow).scalar_subquery(),
+                select(func.max(ServicePointRow.updated_at)).scalar_subquery(),
+            )
+        )
+    ).one()
+    return tuple(row)
 
 
 class ServicePoints:
@@ -56,6 +117,24 @@ class ServicePoints:
     async def all(self) -> list[ServicePointRow]:
         rows = await self._session.execute(select(ServicePointRow).order_by(ServicePointRow.id))
         return list(rows.scalars())
+
+    async def places(self) -> tuple[ServicePointPlace, ...]:
+        """Every point by id, as ``all`` reads them; kept in the process like the candidates
+        (every triaged request measures its arrival due time from them)."""
+        cache = await _current(self._session)
+        if cache.places is None:
+            cache.places = tuple(
+                ServicePointPlace(
+                    id=row.id,
+                    region=row.region,
+                    latitude=row.latitude,
+                    longitude=row.longitude,
+                    zone=row.zone,
+                    covers_regions=tuple(row.covers_regions.split(",")),
+                )
+                for row in await self.all()
+            )
+        return cache.places
 
     async def put(self, point: ServicePointIn, now: datetime) -> bool:
         """True when created."""
@@ -119,43 +198,26 @@ class Technicians:
         statement = select(func.count()).where(~TechnicianRow.skills.contains(f",{skill},"))
         return int((await self._session.execute(statement)).scalar_one())
 
-    async def _fingerprint(self) -> tuple[object, ...]:
-        """Changes whenever a technician or service point is added or changed."""
-        row = (
-            await self._session.execute(
-                select(
-                    select(func.count()).select_from(TechnicianRow).scalar_subquery(),
-                    select(func.max(TechnicianRow.updated_at)).scalar_subquery(),
-                    select(func.count()).select_from(ServicePointRow).scalar_subquery(),
-                    select(func.max(ServicePointRow.updated_at)).scalar_subquery(),
-                )
-            )
-        ).one()
-        return tuple(row)
-
     async def candidates(self, skill: str | None, zone: str) -> list[Candidate]:
-        """Technicians who could take a job needing ``skill``, with their home point. This runs
-        for every assignment, so the list is kept in the process and read again only when
-        the technicians or service points changed (in any instance: the fingerprint is read
-        from the database each time)."""
-        cached = _CANDIDATES.get((skill, zone))
-        checked = time.monotonic()
-        if cached is not None and checked - cached[1] < FINGERPRINT_SECONDS:
-            return cached[2]
-        fingerprint = await self._fingerprint()
-        if cached is not None and cached[0] == fingerprint:
-            _CANDIDATES[(skill, zone)] = (fingerprint, checked, cached[2])
-            return cached[2]
-        found = await self._load_candidates(skill, zone)
-        if len(_CANDIDATES) > 64:
-            _CANDIDATES.clear()
-        _CANDIDATES[(skill, zone)] = (fingerprint, checked, found)
+        """Technicians who could take a job needing ``skill``, with their home point."""
+        return list((await self.pool(skill, zone)).candidates)
+
+    async def pool(self, skill: str | None, zone: str) -> CandidatePool:
+        """``candidates`` arranged for ranking. This runs for every assignment, so the pool
+        is kept in the process and read again only when the technicians or service points
+        changed (in any instance: see ``_current``)."""
+        cache = await _current(self._session)
+        found = cache.pools.get((skill, zone))
+        if found is None:
+            found = CandidatePool(await self._load_candidates(skill, zone))
+            if len(cache.pools) >= KEPT_POOLS:
+                cache.pools.clear()
+            cache.pools[(skill, zone)] = found
         return found
 
     async def candidate(self, technician_id: str, skill: str | None, zone: str) -> Candidate | None:
         """The technician as a candidate for a job needing ``skill`` (None: lacks it)."""
-        found = await self.candidates(skill, zone)
-        return next((c for c in found if c.technician_id == technician_id), None)
+        return (await self.pool(skill, zone)).find(technician_id)
 
     async def _load_candidates(self, skill: str | None, zone: str) -> list[Candidate]:
         statement = select(

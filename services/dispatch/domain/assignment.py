@@ -31,6 +31,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from enum import StrEnum
+from functools import cached_property
 
 from services.dispatch.domain.calendar import WorkingHours
 
@@ -161,7 +162,7 @@ class Decision:
         }
 
 
-def _distance(job: JobNeeds, base: Base) -> float | None:
+def distance_from_base(job: JobNeeds, base: Base) -> float | None:
     if None in (job.latitude, job.longitude, base.latitude, base.longitude):
         return None
     return great_circle_km(job.latitude, job.longitude, base.latitude, base.longitude)  # type: ignore[arg-type]
@@ -176,19 +177,29 @@ def great_circle_km_or_none(job: JobNeeds | object, candidate: Candidate) -> flo
     return great_circle_km(latitude, longitude, base.latitude, base.longitude)  # type: ignore[arg-type]
 
 
-def _cheap_exclusion(job: JobNeeds, candidate: Candidate, today: date) -> Exclusion | None:
+def standing_exclusion(candidate: Candidate, today: date, skill: str | None) -> Exclusion | None:
+    """The rules that hold whatever the job, for jobs needing ``skill`` on ``today``."""
     if not candidate.active:
         return Exclusion.INACTIVE
     if candidate.certified_until is None or candidate.certified_until < today:
         return Exclusion.CERTIFICATE_EXPIRED
-    if job.skill is not None and job.skill not in candidate.skills:
+    if skill is not None and skill not in candidate.skills:
         return Exclusion.MISSING_SKILL
+    return None
+
+
+def job_exclusion(job: JobNeeds, candidate: Candidate) -> Exclusion | None:
+    """The rules that depend on the job itself (checked after ``standing_exclusion``)."""
     if candidate.technician_id in job.declined_by:
         return Exclusion.DECLINED
     has_coordinates = job.latitude is not None and candidate.base.latitude is not None
     if not has_coordinates and job.region and job.region not in candidate.base.covers_regions:
         return Exclusion.OUTSIDE_REGION
     return None
+
+
+def _cheap_exclusion(job: JobNeeds, candidate: Candidate, today: date) -> Exclusion | None:
+    return standing_exclusion(candidate, today, job.skill) or job_exclusion(job, candidate)
 
 
 @dataclass(frozen=True)
@@ -259,13 +270,23 @@ class Ranking:
     excluded: list[Considered]
     passing: list[tuple[float, float | None, Candidate]]
 
+    @cached_property
+    def excluded_reasons(self) -> dict[str, int]:
+        """How many were excluded for each reason, reasons in the order first met (a
+        decision may be made several times over one ranking: counted once)."""
+        reasons: dict[str, int] = {}
+        for entry in self.excluded:
+            if entry.excluded is not None:
+                reasons[entry.excluded.value] = reasons.get(entry.excluded.value, 0) + 1
+        return reasons
+
 
 # A located job and a home point without coordinates (it covers the job's region): the
 # distance is unknown, so it comes after every technician whose distance is known.
 UNKNOWN_DISTANCE_KM = 100_000.0
 
 
-def _nearness(job: JobNeeds, distance: float | None) -> float:
+def nearness(job: JobNeeds, distance: float | None) -> float:
     """Sort key, nearest first; a job without coordinates has every candidate at 0."""
     if distance is not None:
         return distance
@@ -273,6 +294,9 @@ def _nearness(job: JobNeeds, distance: float | None) -> float:
 
 
 def rank(job: JobNeeds, candidates: Iterable[Candidate], today: date) -> Ranking:
+    """Every candidate checked and all sorted: the rules as written. Assignments rank in a
+    ``CandidatePool`` (domain.candidate_pool), which returns the same at a fraction of the
+    cost."""
     excluded: list[Considered] = []
     passing: list[tuple[float, float | None, Candidate]] = []
     # Technicians share few home points: one distance per point.
@@ -280,13 +304,13 @@ def rank(job: JobNeeds, candidates: Iterable[Candidate], today: date) -> Ranking
     for candidate in candidates:
         point = candidate.base.service_point_id
         if point not in distances:
-            distances[point] = _distance(job, candidate.base)
+            distances[point] = distance_from_base(job, candidate.base)
         distance = distances[point]
         reason = _cheap_exclusion(job, candidate, today)
         if reason is not None:
             excluded.append(Considered(candidate.technician_id, candidate.name, distance, reason))
         else:
-            passing.append((_nearness(job, distance), distance, candidate))
+            passing.append((nearness(job, distance), distance, candidate))
     passing.sort(key=lambda entry: (entry[0], entry[2].technician_id))
     return Ranking(excluded, passing)
 
@@ -299,6 +323,10 @@ class Shortlisted:
     needs_more: bool
 
 
+# A calendar answer for one technician and job, kept while the technician's loads stand.
+SlotAnswers = dict[str, Slot | Exclusion]
+
+
 def choose_nearest(
     job: JobNeeds,
     ranking: Ranking,
@@ -306,12 +334,21 @@ def choose_nearest(
     loads: Mapping[str, Mapping[date, int]],
     now: datetime,
     speed_kmh: float,
+    answers: SlotAnswers | None = None,
 ) -> Shortlisted:
-    """Decide among the ``size`` nearest passing candidates; ``loads`` must cover them."""
+    """Decide among the ``size`` nearest passing candidates; ``loads`` must cover them.
+
+    ``answers``: each technician's earliest slot for this job, kept by the caller between
+    calls over the same ranking (a widened shortlist asks the nearest again); the caller
+    forgets a technician's answer when their loads change."""
     considered = list(ranking.excluded)
     fitting: list[tuple[tuple[object, ...], Candidate, ScoreParts]] = []
     nearest_fit: float | None = None
-    shortlist, rest = ranking.passing[:size], ranking.passing[size:]
+    passing = ranking.passing
+    shortlist = passing[:size]
+    beyond = max(0, len(passing) - size)
+    if answers is None:
+        answers = {}
     for distance, known, candidate in shortlist:
         if nearest_fit is not None and round(distance, 1) > round(nearest_fit, 1):
             considered.append(
@@ -322,14 +359,16 @@ def choose_nearest(
             continue
         travel_minutes = math.ceil((known or 0.0) / speed_kmh * 60) if speed_kmh > 0 else 0
         own_loads = loads.get(candidate.technician_id, {})
-        slot = earliest_slot(
-            candidate,
-            now,
-            timedelta(minutes=travel_minutes),
-            job.arrival_due_at,
-            own_loads,
-            urgent=job.urgent,
-        )
+        slot = answers.get(candidate.technician_id)
+        if slot is None:
+            slot = answers[candidate.technician_id] = earliest_slot(
+                candidate,
+                now,
+                timedelta(minutes=travel_minutes),
+                job.arrival_due_at,
+                own_loads,
+                urgent=job.urgent,
+            )
         if isinstance(slot, Exclusion):
             considered.append(Considered(candidate.technician_id, candidate.name, known, slot))
             continue
@@ -350,21 +389,21 @@ def choose_nearest(
         fitting.append(
             ((round(distance, 1), load, arrives, candidate.technician_id), candidate, score)
         )
-    needs_more = bool(rest) and (
-        nearest_fit is None or round(rest[0][0], 1) <= round(nearest_fit, 1)
+    needs_more = bool(beyond) and (
+        nearest_fit is None or round(passing[size][0], 1) <= round(nearest_fit, 1)
     )
-    reasons: dict[str, int] = {}
-    for entry in considered:
+    reasons = dict(ranking.excluded_reasons)
+    for entry in considered[len(ranking.excluded) :]:
         if entry.excluded is not None:
             reasons[entry.excluded.value] = reasons.get(entry.excluded.value, 0) + 1
-    if rest and nearest_fit is not None:
+    if beyond and nearest_fit is not None:
         # Those beyond the shortlist are farther still: counted, not listed one by one.
         farther = Exclusion.FARTHER_THAN_WINNER.value
-        reasons[farther] = reasons.get(farther, 0) + len(rest)
+        reasons[farther] = reasons.get(farther, 0) + beyond
     if not fitting:
-        return Shortlisted(Decision(None, None, considered, reasons, len(rest)), needs_more)
+        return Shortlisted(Decision(None, None, considered, reasons, beyond), needs_more)
     _key, winner, score = min(fitting, key=lambda item: item[0])
-    return Shortlisted(Decision(winner, score, considered, reasons, len(rest)), needs_more)
+    return Shortlisted(Decision(winner, score, considered, reasons, beyond), needs_more)
 
 
 def choose(

@@ -1,0 +1,202 @@
+"""The fast paths of an assignment decide exactly as the rules written out plainly: ranking
+in a candidate pool is ``rank`` over its candidates, a decision that keeps its calendar
+answers between widenings is the one that asks again, and a calendar that remembers its
+days gives the spans it would build. Compared over many random jobs and technicians."""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+
+from services.dispatch.domain.assignment import (
+    Base,
+    Candidate,
+    Decision,
+    JobNeeds,
+    Ranking,
+    SlotAnswers,
+    choose_nearest,
+    rank,
+)
+from services.dispatch.domain.calendar import WorkingHours
+from services.dispatch.domain.candidate_pool import CandidatePool
+
+ZONE = "Asia/Shanghai"
+TODAY = date(2026, 11, 25)
+REGIONS = ["上海", "北京", "广州", ""]
+SHIFTS = [
+    "mon-sun 00:00-24:00",
+    "mon-fri 09:00-18:00",
+    "tue-sat 08:30-12:00,13:00-17:30",
+    "sat-mon 20:00-24:00",
+]
+CALENDARS = [WorkingHours.parse(ZONE, shifts) for shifts in SHIFTS] + [
+    WorkingHours.parse(ZONE, SHIFTS[1], "2026-11-25..2026-11-27")
+]
+
+
+def _coordinate(rng: random.Random) -> tuple[float | None, float | None]:
+    if rng.random() < 0.1:
+        return None, None
+    return 31.0 + rng.choice([0.0, 0.25, 0.5, rng.random()]), 121.0 + rng.random()
+
+
+def _bases(rng: random.Random) -> list[Base]:
+    bases = []
+    for n in range(rng.randint(1, 12)):
+        latitude, longitude = _coordinate(rng)
+        covers = frozenset(rng.sample(REGIONS[:3], rng.randint(1, 2)))
+        bases.append(Base(f"SP-{n}", latitude, longitude, covers))
+    # Points at the very same place (a tie on distance), and a point id met with two
+    # different records (the first one met gives the distance).
+    if rng.random() < 0.5:
+        twin = rng.choice(bases)
+        bases.append(Base(f"SP-{len(bases)}", twin.latitude, twin.longitude, twin.covers_regions))
+    if rng.random() < 0.2:
+        again = rng.choice(bases)
+        bases.append(Base(again.service_point_id, 30.0, 120.0, frozenset({"北京"})))
+    return bases
+
+
+def _candidates(rng: random.Random) -> list[Candidate]:
+    bases = _bases(rng)
+    found = []
+    for n in range(rng.randint(0, 120)):
+        # Now and then an id met twice: their order is the list's, as a stable sort keeps it.
+        number = n if rng.random() > 0.05 else rng.randint(0, n)
+        found.append(
+            Candidate(
+                technician_id=f"T-{number:04d}",
+                name=f"技师{n}",
+                active=rng.random() > 0.1,
+                skills=frozenset(
+                    rng.sample(["pumps", "compressors", "heaters"], rng.randint(1, 3))
+                ),
+                certified_until=rng.choice(
+                    [None, TODAY - timedelta(days=1), TODAY, TODAY + timedelta(days=1)]
+                ),
+                base=rng.choice(bases),
+                hours=rng.choice(CALENDARS),
+                max_jobs_per_day=rng.randint(1, 4),
+            )
+        )
+    rng.shuffle(found)
+    return found
+
+
+def _job(rng: random.Random, candidates: list[Candidate], now: datetime) -> JobNeeds:
+    latitude, longitude = _coordinate(rng)
+    ids = [c.technician_id for c in candidates]
+    declined = frozenset(rng.sample(ids, min(len(ids), rng.randint(0, 3)))) | {"T-nobody"}
+    return JobNeeds(
+        request_no="SR-2026-000001",
+        skill=rng.choice(["pumps", "compressors", None]),
+        region=rng.choice([*REGIONS, None]),
+        latitude=latitude,
+        longitude=longitude,
+        urgent=rng.random() < 0.5,
+        arrival_due_at=rng.choice(
+            [None, now - timedelta(hours=1), now + timedelta(hours=3), now + timedelta(days=2)]
+        ),
+        declined_by=declined if rng.random() < 0.3 else frozenset(),
+    )
+
+
+def _loads(rng: random.Random, candidates: list[Candidate]) -> dict[str, dict[date, int]]:
+    return {
+        c.technician_id: {TODAY + timedelta(days=d): rng.randint(0, 4) for d in range(4)}
+        for c in candidates
+        if rng.random() < 0.7
+    }
+
+
+def _same_ranking(fast: Ranking, plain: Ranking) -> None:
+    assert fast.excluded == plain.excluded
+    assert fast.passing == plain.passing
+    # The very candidates, not equal copies.
+    assert [entry[2] for entry in fast.passing] == [entry[2] for entry in plain.passing]
+    assert all(a[2] is b[2] for a, b in zip(fast.passing, plain.passing, strict=True))
+
+
+def _widening(
+    job: JobNeeds,
+    ranking: Ranking,
+    loads: dict[str, dict[date, int]],
+    now: datetime,
+    answers: SlotAnswers | None,
+) -> Decision:
+    """As an assignment widens its shortlist (commands.assignment._choose)."""
+    size = 3
+    while True:
+        shortlisted = choose_nearest(job, ranking, size, loads, now, 40.0, answers)
+        if not shortlisted.needs_more:
+            return shortlisted.decision
+        size *= 4
+
+
+def _counted(decision: Decision) -> list[tuple[str, int]]:
+    """The reasons as a decision counts them: over everyone considered in order, then those
+    beyond the shortlist as farther than the winner."""
+    reasons: dict[str, int] = {}
+    for entry in decision.considered:
+        if entry.excluded is not None:
+            reasons[entry.excluded.value] = reasons.get(entry.excluded.value, 0) + 1
+    if decision.winner is not None and decision.farther_uncounted:
+        reasons["farther_than_winner"] = (
+            reasons.get("farther_than_winner", 0) + decision.farther_uncounted
+        )
+    return list(reasons.items())
+
+
+def _same_decision(fast: Decision, plain: Decision) -> None:
+    assert fast.winner is plain.winner
+    assert fast.score == plain.score
+    assert fast.considered == plain.considered
+    # The reasons in the same order too: they are published as they are.
+    assert list(fast.reasons.items()) == list(plain.reasons.items()) == _counted(plain)
+    assert fast.farther_uncounted == plain.farther_uncounted
+    assert fast.explanation() == plain.explanation()
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_ranking_in_a_pool_is_ranking_every_candidate(seed: int) -> None:
+    rng = random.Random(seed)
+    for _ in range(60):
+        candidates = _candidates(rng)
+        pool = CandidatePool(candidates)
+        # One pool serves many jobs, on several days (certificates expire between them).
+        for _ in range(10):
+            today = TODAY + timedelta(days=rng.choice([-1, 0, 0, 0, 1]))
+            now = datetime.combine(today, datetime.min.time(), UTC) + timedelta(
+                hours=rng.uniform(0, 24)
+            )
+            job = _job(rng, candidates, now)
+            fast, plain = pool.rank(job, today), rank(job, candidates, today)
+            _same_ranking(fast, plain)
+            loads = _loads(rng, candidates)
+            _same_decision(
+                _widening(job, fast, loads, now, {}), _widening(job, plain, loads, now, None)
+            )
+
+
+def test_a_pool_finds_the_first_candidate_with_an_id() -> None:
+    rng = random.Random(99)
+    candidates = _candidates(rng)
+    while not candidates:
+        candidates = _candidates(rng)
+    pool = CandidatePool(candidates)
+    for candidate in candidates:
+        first = next(c for c in candidates if c.technician_id == candidate.technician_id)
+        assert pool.find(candidate.technician_id) is first
+    assert pool.find("T-nobody") is None
+
+
+def test_a_calendar_remembers_its_days_as_it_would_build_them() -> None:
+    for calendar in CALENDARS:
+        for offset in range(-3, 200):  # past what one calendar remembers
+            day = TODAY + timedelta(days=offset)
+            twin = WorkingHours(calendar.zone, calendar.week, calendar.days_off)
+            assert calendar.spans_on(day) == twin.spans_on(day)
+            assert calendar.spans_on(day) == twin.spans_on(day)  # remembered
