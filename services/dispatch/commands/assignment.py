@@ -146,6 +146,29 @@ def _give(job: JobRow, winner: Candidate, day: date, arrival: datetime, now: dat
     job.updated_at = now
 
 
+async def _take_a_day(
+    uow: UnitOfWork,
+    deciding: _Deciding,
+    decision: Decision,
+    settings: DispatchSettings,
+    now: datetime,
+    releasing: tuple[str, date] | None,
+) -> tuple[Decision, bool]:
+    """The winner's day taken (True), or the decision that could not take one."""
+    day_loads = DayLoads(uow.session)
+    for _ in range(MAX_RECHOICES):
+        if decision.winner is None or decision.score is None:
+            return decision, False
+        winner, day = decision.winner, decision.score.planned_day
+        full = await day_loads.move(winner.technician_id, day, winner.max_jobs_per_day, releasing)
+        if full is None:
+            return decision, True
+        # Another instance filled the day since we read the loads: choose again.
+        deciding.found_full(winner.technician_id, day, full)
+        decision = await _choose(uow, deciding, settings, now)
+    return decision, False
+
+
 async def assign_automatically(
     uow: UnitOfWork,
     settings: DispatchSettings,
@@ -155,33 +178,41 @@ async def assign_automatically(
     actor: str = SYSTEM,
     skip_if_busy: bool = False,
     releasing: tuple[str, date] | None = None,
+    fresh: JobRow | None = None,
 ) -> Outcome | None:
     """Inside the caller's transaction. None when the job is not waiting for a technician
     (or, with ``skip_if_busy``, another transaction is deciding it right now).
 
     ``releasing``: the day the previous technician gives back (after a decline). It is given
     back together with taking the new technician's day, in a consistent order (see
-    ``DayLoads.move``), or alone when nobody fits."""
+    ``DayLoads.move``), or alone when nobody fits.
+
+    ``fresh``: the job, when the caller's transaction has just created it (or filled in a
+    placeholder it holds locked): nobody else can decide it, and nobody can have declined
+    it, so neither is read again; it is written once, together with its assignment."""
     started = time.perf_counter()
     jobs = JobRepository(uow.session)
     day_loads = DayLoads(uow.session)
-    job = await jobs.get(request_no, lock=True, skip_locked=skip_if_busy)
+    if fresh is not None:
+        job: JobRow | None = fresh
+        declined: frozenset[str] = frozenset()
+    else:
+        job = await jobs.get(request_no, lock=True, skip_locked=skip_if_busy)
     if job is None or job.status != JobStatus.UNASSIGNED.value or not job.kind:
         if releasing is not None:
             await day_loads.release(*releasing)
         return None
-    declined = await jobs.declined_by(request_no)
-    deciding, decision = await _decide(uow, job, settings, now, declined)
-    for _ in range(MAX_RECHOICES):
-        if decision.winner is None or decision.score is None:
-            break
+    if fresh is None:
+        declined = await jobs.declined_by(request_no)
+    # The reads of the decision need nothing the session holds unwritten (anything the job's
+    # rows depend on was written by the reads above), so it is not flushed before each: a
+    # fresh job is inserted once, assigned, after its technician's day is taken.
+    with uow.session.no_autoflush:
+        deciding, decision = await _decide(uow, job, settings, now, declined)
+        decision, taken = await _take_a_day(uow, deciding, decision, settings, now, releasing)
+    if taken:
+        assert decision.winner is not None and decision.score is not None
         winner, day = decision.winner, decision.score.planned_day
-        full = await day_loads.move(winner.technician_id, day, winner.max_jobs_per_day, releasing)
-        if full is not None:
-            # Another instance filled the day since we read the loads: choose again.
-            deciding.found_full(winner.technician_id, day, full)
-            decision = await _choose(uow, deciding, settings, now)
-            continue
         _give(job, winner, day, decision.score.earliest_arrival, now)
         explanation = decision.explanation()
         await jobs.record_assignment(

@@ -138,10 +138,13 @@ async def take_triaged(
         )
         job.arrival_target, job.arrival_due_at = due.target, due.due_at
     job.updated_at = now
-    await uow.session.flush()
-    if created:
-        await jobs.note(job, "created", SYSTEM, now, note=f"{triaged.kind}/{triaged.severity}")
-    await assign_automatically(uow, settings, triaged.request_no, now, releasing=releasing)
+    if not created:
+        await uow.session.flush()
+        await assign_automatically(uow, settings, triaged.request_no, now, releasing=releasing)
+        return
+    await jobs.note(job, "created", SYSTEM, now, note=f"{triaged.kind}/{triaged.severity}")
+    # A new job (or a placeholder this transaction holds locked): written once, assigned.
+    await assign_automatically(uow, settings, triaged.request_no, now, fresh=job)
 
 
 def _forget_technician(job: JobRow) -> None:

@@ -4,11 +4,23 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from functools import lru_cache
 
-from sqlalchemy import ARRAY, String, and_, any_, bindparam, func, select, update
+from sqlalchemy import (
+    ARRAY,
+    Executable,
+    String,
+    Table,
+    and_,
+    any_,
+    bindparam,
+    func,
+    select,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -291,23 +303,12 @@ class DayLoads:
         loads: dict[str, dict[date, int]] = {}
         if not technician_ids:
             return loads
-        column = TechnicianDayLoadRow.technician_id
         if self._session.bind.dialect.name == "postgresql":
             # One array parameter: the same statement text (and prepared plan) for any count.
-            among = column == any_(bindparam("ids", technician_ids, type_=ARRAY(String(40))))
+            statement, ids = _LOADS_OF_ANY, technician_ids
         else:
-            among = column.in_(technician_ids)
-        rows = await self._session.execute(
-            select(
-                TechnicianDayLoadRow.technician_id,
-                TechnicianDayLoadRow.day,
-                TechnicianDayLoadRow.jobs,
-            ).where(
-                among,
-                TechnicianDayLoadRow.day >= first,
-                TechnicianDayLoadRow.day <= last,
-            )
-        )
+            statement, ids = _LOADS_OF_EACH, technician_ids
+        rows = await self._session.execute(statement, {"ids": ids, "first": first, "last": last})
         for tid, day, jobs in rows:
             loads.setdefault(tid, {})[day] = jobs
         return loads
@@ -322,25 +323,14 @@ class DayLoads:
         the condition against the committed count. A full day is left unlocked, so a
         decision moves on to the next technician without holding one row while waiting for
         another (no deadlock between two deciders)."""
-        table = TechnicianDayLoadRow.__table__
         dialect = self._session.bind.dialect.name
-        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-        statement = insert(table).values(technician_id=technician_id, day=day, jobs=1)
+        statement = _TAKE_PG if dialect == "postgresql" else _TAKE_SQLITE
         taken = await self._session.execute(
-            statement.on_conflict_do_update(
-                index_elements=[table.c.technician_id, table.c.day],
-                set_={"jobs": table.c.jobs + 1},
-                where=table.c.jobs < limit,
-            ).returning(table.c.jobs)
+            statement, {"tid": technician_id, "on_day": day, "limit": limit}
         )
         if taken.first() is not None:
             return None
-        found = await self._session.execute(
-            select(TechnicianDayLoadRow.jobs).where(
-                TechnicianDayLoadRow.technician_id == technician_id,
-                TechnicianDayLoadRow.day == day,
-            )
-        )
+        found = await self._session.execute(_JOBS_ON_DAY, {"tid": technician_id, "on_day": day})
         return int(found.scalar_one())
 
     async def move(
@@ -355,12 +345,24 @@ class DayLoads:
         (technician id, day) order, inside a savepoint that is rolled back when the day is
         full — which also frees the full day's row, locked by the conditional upsert. So
         two declines swapping technicians wait for each other instead of deadlocking. On
-        SQLite a writer holds the whole database: no order is needed, only take first."""
+        SQLite a writer holds the whole database: no order is needed, only take first.
+
+        With nothing to give back, the day is first taken by a conditional UPDATE, which
+        locks the row only when it counts the job (an UPDATE whose condition fails, even
+        after waiting for another taker's commit, locks nothing): one statement instead of
+        a savepoint, the upsert and its release. Only a day without a row yet, or a full
+        one, goes on to the savepoint."""
         if self._session.bind.dialect.name != "postgresql":
             full = await self.take(technician_id, day, limit)
             if full is None and releasing is not None:
                 await self.release(*releasing)
             return full
+        if releasing is None:
+            counted = await self._session.execute(
+                _TAKE_EXISTING, {"tid": technician_id, "on_day": day, "limit": limit}
+            )
+            if counted.first() is not None:
+                return None
         steps = [(technician_id, day, True)]
         if releasing is not None:
             steps.append((*releasing, False))
@@ -377,15 +379,7 @@ class DayLoads:
         return None
 
     async def release(self, technician_id: str, day: date) -> None:
-        await self._session.execute(
-            update(TechnicianDayLoadRow)
-            .where(
-                TechnicianDayLoadRow.technician_id == technician_id,
-                TechnicianDayLoadRow.day == day,
-                TechnicianDayLoadRow.jobs > 0,
-            )
-            .values(jobs=TechnicianDayLoadRow.jobs - 1)
-        )
+        await self._session.execute(_RELEASE, {"tid": technician_id, "on_day": day})
 
     async def today(self, day: date) -> dict[str, int]:
         rows = await self._session.execute(
@@ -394,3 +388,46 @@ class DayLoads:
             )
         )
         return {tid: jobs for tid, jobs in rows}
+
+
+# Statements of every assignment, built once: building one costs SQLAlchemy more CPU than
+# looking its compiled form up.
+_LOADS: Table = TechnicianDayLoadRow.__table__  # type: ignore[assignment]
+_LOAD_COLUMNS = select(_LOADS.c.technician_id, _LOADS.c.day, _LOADS.c.jobs)
+_IN_WINDOW = (_LOADS.c.day >= bindparam("first"), _LOADS.c.day <= bindparam("last"))
+_LOADS_OF_ANY = _LOAD_COLUMNS.where(
+    _LOADS.c.technician_id == any_(bindparam("ids", type_=ARRAY(String(40)))), *_IN_WINDOW
+)
+_LOADS_OF_EACH = _LOAD_COLUMNS.where(
+    _LOADS.c.technician_id.in_(bindparam("ids", expanding=True)), *_IN_WINDOW
+)
+_THE_DAY = (
+    _LOADS.c.technician_id == bindparam("tid"),
+    _LOADS.c.day == bindparam("on_day"),
+)
+
+
+def _upsert_taking(insert: Callable[[Table], postgresql.Insert | sqlite.Insert]) -> Executable:
+    """One more job on the day unless it is full (see ``DayLoads.take``)."""
+    return (
+        insert(_LOADS)
+        .values(technician_id=bindparam("tid"), day=bindparam("on_day"), jobs=1)
+        .on_conflict_do_update(
+            index_elements=[_LOADS.c.technician_id, _LOADS.c.day],
+            set_={"jobs": _LOADS.c.jobs + 1},
+            where=_LOADS.c.jobs < bindparam("limit"),
+        )
+        .returning(_LOADS.c.jobs)
+    )
+
+
+_TAKE_PG = _upsert_taking(postgresql.insert)
+_TAKE_SQLITE = _upsert_taking(sqlite.insert)
+_TAKE_EXISTING = (
+    update(_LOADS)
+    .where(*_THE_DAY, _LOADS.c.jobs < bindparam("limit"))
+    .values(jobs=_LOADS.c.jobs + 1)
+    .returning(_LOADS.c.jobs)
+)
+_JOBS_ON_DAY = select(_LOADS.c.jobs).where(*_THE_DAY)
+_RELEASE = update(_LOADS).where(*_THE_DAY, _LOADS.c.jobs > 0).values(jobs=_LOADS.c.jobs - 1)
