@@ -81,11 +81,19 @@ class _StaffCache:
 
 
 _CACHE = _StaffCache()
+# _STAFF_READS_DO_NOT_FLUSH: the cache's reads (fingerprint, points, candidates) come in the
+# middle of other work, e.g. a triaged request's job being filled in; they do not flush it.
+# Staff changes are flushed where they are made (``put``), so there is nothing they need.
 
 
 def forget_candidates() -> None:
     global _CACHE
     _CACHE = _StaffCache()
+
+
+# _STAFF_READS_DO_NOT_FLUSH: the cache's reads (fingerprint, points, candidates) come in the
+# middle of other work, e.g. a triaged request's job being filled in; they do not flush it.
+# Staff changes are flushed where they are made (``put``), so there is nothing they need.
 
 
 async def _current(session: AsyncSession) -> _StaffCache:
@@ -94,7 +102,8 @@ async def _current(session: AsyncSession) -> _StaffCache:
     checked = time.monotonic()
     if checked - cache.checked < FINGERPRINT_SECONDS:
         return cache
-    fingerprint = await _fingerprint(session)
+    with session.no_autoflush:  # see _STAFF_READS_DO_NOT_FLUSH
+        fingerprint = await _fingerprint(session)
     if _CACHE is not cache:  # forgotten meanwhile
         return _CACHE
     if fingerprint != cache.fingerprint:
@@ -135,6 +144,8 @@ class ServicePoints:
         (every triaged request measures its arrival due time from them)."""
         cache = await _current(self._session)
         if cache.places is None:
+            with self._session.no_autoflush:  # see _STAFF_READS_DO_NOT_FLUSH
+                rows = await self.all()
             cache.places = tuple(
                 ServicePointPlace(
                     id=row.id,
@@ -144,7 +155,7 @@ class ServicePoints:
                     zone=row.zone,
                     covers_regions=tuple(row.covers_regions.split(",")),
                 )
-                for row in await self.all()
+                for row in rows
             )
         return cache.places
 
@@ -208,7 +219,8 @@ class Technicians:
 
     async def count_without_skill(self, skill: str) -> int:
         statement = select(func.count()).where(~TechnicianRow.skills.contains(f",{skill},"))
-        return int((await self._session.execute(statement)).scalar_one())
+        with self._session.no_autoflush:  # see _STAFF_READS_DO_NOT_FLUSH
+            return int((await self._session.execute(statement)).scalar_one())
 
     async def candidates(self, skill: str | None, zone: str) -> list[Candidate]:
         """Technicians who could take a job needing ``skill``, with their home point."""
@@ -221,7 +233,8 @@ class Technicians:
         cache = await _current(self._session)
         found = cache.pools.get((skill, zone))
         if found is None:
-            found = CandidatePool(await self._load_candidates(skill, zone))
+            with self._session.no_autoflush:  # see _STAFF_READS_DO_NOT_FLUSH
+                found = CandidatePool(await self._load_candidates(skill, zone))
             if len(cache.pools) >= KEPT_POOLS:
                 cache.pools.clear()
             cache.pools[(skill, zone)] = found
@@ -366,7 +379,10 @@ class DayLoads:
         steps = [(technician_id, day, True)]
         if releasing is not None:
             steps.append((*releasing, False))
-        savepoint = await self._session.begin_nested()
+        # On the connection, not the session: the session would flush what it holds first
+        # (a fresh job is written after its day is taken, see assign_automatically).
+        connection = await self._session.connection()
+        savepoint = await connection.begin_nested()
         for step_technician, step_day, is_taking in sorted(steps):
             if not is_taking:
                 await self.release(step_technician, step_day)

@@ -1,0 +1,141 @@
+"""What a triaged event writes in dispatch's PostgreSQL database: a new job is inserted once,
+already assigned (not inserted and then updated), and its technician's day is taken by one
+conditional UPDATE without a savepoint. A day without a row yet, or a full one, still goes
+through the savepoint and the upsert, and a full day is still never exceeded."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import event, text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from services.dispatch.app import DEFINITION as DISPATCH
+from services.dispatch.commands.intake_jobs import Triaged, take_triaged
+from services.dispatch.db.staff import DayLoads, ServicePoints, Technicians, forget_candidates
+from services.dispatch.domain.staffing import ServicePointIn, TechnicianIn
+from services.dispatch.settings import DispatchSettings
+from shared.db.engine import create_engine, create_session_factory
+from shared.db.unit_of_work import UnitOfWork
+from tests.support.databases import DatabaseFactory
+
+LIMIT = 2
+
+
+@pytest.fixture
+async def engine(databases: DatabaseFactory) -> AsyncIterator[AsyncEngine]:
+    url = await databases.migrated(DISPATCH.migrations_dir, "dispatch")
+    engine = create_engine(url)
+    forget_candidates()  # staff cached by another test's database
+    sessions = create_session_factory(engine)
+    now = datetime.now(UTC)
+    today = now.astimezone(ZoneInfo("Asia/Shanghai")).date()
+    async with UnitOfWork(sessions) as uow:
+        point = ServicePointIn(
+            id="SP-PD", name="浦东服务站", region="上海", latitude=31.2304, longitude=121.5440
+        )
+        await ServicePoints(uow.session).put(point, now)
+        technician = TechnicianIn(
+            id="T-1", name="李师傅", skills=["pumps"], certified_until=today + timedelta(days=365),
+            service_point_id="SP-PD", max_jobs_per_day=LIMIT, shifts="mon-sun 00:00-24:00",
+            # Only today: a full day sends the job to the queue rather than to tomorrow.
+            leave=f"{today + timedelta(days=1)}..{today + timedelta(days=30)}",
+        )  # fmt: skip
+        await Technicians(uow.session).put(technician, now)
+        await uow.commit()
+    yield engine
+    forget_candidates()
+    await engine.dispose()
+
+
+def triaged(number: str) -> Triaged:
+    now = datetime.now(UTC)
+    return Triaged(
+        request_no=number, kind="repair", severity="urgent", visit_needed=True,
+        product_line="pumps", product_model="WX-200", serial_no="WX200-1",
+        customer_name="张伟", customer_phone="13800138000", address="上海市浦东新区",
+        region="上海", response_due_at=now + timedelta(minutes=30), triaged_at=now,
+        latitude=31.24, longitude=121.50,
+    )  # fmt: skip
+
+
+async def handled(
+    engine: AsyncEngine, sessions: async_sessionmaker[AsyncSession], number: str
+) -> list[str]:
+    """The statements one triaged event runs, in order."""
+    statements: list[str] = []
+
+    def seen(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        statements.append(" ".join(statement.split()))
+
+    event.listen(engine.sync_engine, "before_cursor_execute", seen)
+    try:
+        async with UnitOfWork(sessions) as uow:
+            await take_triaged(uow, DispatchSettings(), triaged(number), datetime.now(UTC))
+            await uow.commit()
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", seen)
+    return statements
+
+
+async def test_a_new_job_is_written_once_and_its_day_taken_by_one_update(
+    engine: AsyncEngine,
+) -> None:
+    sessions = create_session_factory(engine)
+    first = await handled(engine, sessions, "SR-2026-000001")
+    second = await handled(engine, sessions, "SR-2026-000002")
+    full = await handled(engine, sessions, "SR-2026-000003")
+    for statements in (first, second, full):
+        on_jobs = [s for s in statements if s.startswith(("INSERT INTO jobs", "UPDATE jobs"))]
+        assert [s.split(" (")[0] for s in on_jobs] == ["INSERT INTO jobs"], on_jobs
+    # The technician's day had no row yet: taken by the upsert, in a savepoint.
+    assert any(s.startswith("SAVEPOINT") for s in first)
+    # Now it has one: one conditional UPDATE, nothing else.
+    assert not any("SAVEPOINT" in s for s in second)
+    assert [s for s in second if "technician_day_loads" in s and not s.startswith("SELECT")] == [
+        next(s for s in second if s.startswith("UPDATE technician_day_loads"))
+    ]
+    # Full (seen in the loads read): the job waits in the queue, written once all the same.
+    async with sessions() as session:
+        jobs = dict(
+            (await session.execute(text("SELECT request_no, technician_id FROM jobs"))).all()
+        )
+        loads = (await session.execute(text("SELECT jobs FROM technician_day_loads"))).all()
+        history = (
+            await session.execute(text("SELECT request_no, what FROM job_history ORDER BY id"))
+        ).all()
+    assert jobs == {"SR-2026-000001": "T-1", "SR-2026-000002": "T-1", "SR-2026-000003": None}
+    assert [tuple(row) for row in loads] == [(LIMIT,)]
+    assert [tuple(row) for row in history] == [
+        ("SR-2026-000001", "created"),
+        ("SR-2026-000001", "assigned"),
+        ("SR-2026-000002", "created"),
+        ("SR-2026-000002", "assigned"),
+        ("SR-2026-000003", "created"),
+        ("SR-2026-000003", "unassignable"),
+    ]
+
+
+async def test_a_day_is_taken_only_under_its_limit_with_or_without_a_row(
+    engine: AsyncEngine,
+) -> None:
+    sessions = create_session_factory(engine)
+    day = datetime.now(UTC).date()
+    async with sessions() as session:
+        loads = DayLoads(session)
+        assert await loads.move("T-1", day, LIMIT, None) is None  # no row yet: inserted
+        assert await loads.move("T-1", day, LIMIT, None) is None  # counted by the UPDATE
+        assert await loads.move("T-1", day, LIMIT, None) == LIMIT  # full: refused
+        # Giving one back with the taking: both or neither.
+        assert await loads.move("T-2", day, 1, ("T-1", day)) is None
+        assert await loads.move("T-3", day, 1, None) is None
+        assert await loads.move("T-3", day, 1, ("T-1", day)) == 1
+        await session.commit()
+        rows = await session.execute(
+            text("SELECT technician_id, jobs FROM technician_day_loads ORDER BY technician_id")
+        )
+        assert [tuple(row) for row in rows] == [("T-1", LIMIT - 1), ("T-2", 1), ("T-3", 1)]
