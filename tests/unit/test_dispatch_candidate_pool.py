@@ -1,23 +1,34 @@
 """The fast paths of an assignment decide exactly as the rules written out plainly: ranking
-in a candidate pool is ``rank`` over its candidates, a decision that keeps its calendar
-answers between widenings is the one that asks again, and a calendar that remembers its
-days gives the spans it would build. Compared over many random jobs and technicians."""
+in a candidate pool is ``rank`` over its candidates; a decision that keeps its calendar
+answers (per technician between widenings, per calendar, day and travel within one) and
+counts once what it can is the decision as first written (kept below verbatim); a calendar
+that remembers its days gives the spans it would build. Compared over many random jobs and
+technicians."""
 
 from __future__ import annotations
 
+import math
 import random
+from collections.abc import Mapping
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
 from services.dispatch.domain.assignment import (
+    HORIZON_DAYS,
     Base,
     Candidate,
+    Considered,
     Decision,
+    Exclusion,
+    FirstArrivals,
     JobNeeds,
     Ranking,
-    SlotAnswers,
+    ScoreParts,
+    Shortlisted,
+    Slot,
     choose_nearest,
+    earliest_slot,
     rank,
 )
 from services.dispatch.domain.calendar import WorkingHours
@@ -112,6 +123,123 @@ def _loads(rng: random.Random, candidates: list[Candidate]) -> dict[str, dict[da
     }
 
 
+# The decision as it was written before its fast paths (calendar answers kept, distances
+# rounded once, exclusions counted once per ranking), kept here verbatim as the reference.
+
+
+def _plain_earliest_slot(
+    candidate: Candidate,
+    now: datetime,
+    travel: timedelta,
+    due: datetime | None,
+    loads: Mapping[date, int],
+    urgent: bool = True,
+) -> Slot | Exclusion:
+    if due is not None and due <= now:
+        due = None
+    hours = candidate.hours
+    day = hours.local_day(now)
+    last_day = hours.local_day(due) if due is not None else day + timedelta(days=HORIZON_DAYS)
+    limit_hit = False
+    last_slot: Slot | None = None
+    kept: list[date] = []
+    while day <= last_day:
+        for begins, ends in hours.spans_on(day):
+            departs = max(begins, now)
+            arrives = departs + travel
+            if arrives > ends:
+                continue
+            if due is not None and arrives > due:
+                if last_slot is not None:
+                    return last_slot
+                return (
+                    Exclusion.DAILY_LIMIT_REACHED
+                    if limit_hit
+                    else (Exclusion.NO_WORKING_TIME_BEFORE_DUE)
+                )
+            load = loads.get(day, 0)
+            if load >= candidate.max_jobs_per_day:
+                limit_hit = True
+                break
+            if not urgent and load == candidate.max_jobs_per_day - 1:
+                # Kept for an urgent job unless nothing later fits this one.
+                last_slot = last_slot or Slot(arrives, day)
+                kept.append(day)
+                break
+            return Slot(arrives, day, tuple(kept))
+        day += timedelta(days=1)
+    if last_slot is not None:
+        return last_slot
+    return Exclusion.DAILY_LIMIT_REACHED if limit_hit else Exclusion.NO_WORKING_TIME_BEFORE_DUE
+
+
+def _plain_choose_nearest(
+    job: JobNeeds,
+    ranking: Ranking,
+    size: int,
+    loads: Mapping[str, Mapping[date, int]],
+    now: datetime,
+    speed_kmh: float,
+) -> Shortlisted:
+    considered = list(ranking.excluded)
+    fitting: list[tuple[tuple[object, ...], Candidate, ScoreParts]] = []
+    nearest_fit: float | None = None
+    shortlist, rest = ranking.passing[:size], ranking.passing[size:]
+    for distance, known, candidate in shortlist:
+        if nearest_fit is not None and round(distance, 1) > round(nearest_fit, 1):
+            considered.append(
+                Considered(
+                    candidate.technician_id, candidate.name, known, Exclusion.FARTHER_THAN_WINNER
+                )
+            )
+            continue
+        travel_minutes = math.ceil((known or 0.0) / speed_kmh * 60) if speed_kmh > 0 else 0
+        own_loads = loads.get(candidate.technician_id, {})
+        slot = _plain_earliest_slot(
+            candidate,
+            now,
+            timedelta(minutes=travel_minutes),
+            job.arrival_due_at,
+            own_loads,
+            urgent=job.urgent,
+        )
+        if isinstance(slot, Exclusion):
+            considered.append(Considered(candidate.technician_id, candidate.name, known, slot))
+            continue
+        arrives, day = slot.arrives, slot.day
+        load = own_loads.get(day, 0)
+        score = ScoreParts(
+            distance_km=known,
+            travel_minutes=travel_minutes,
+            load_that_day=load,
+            max_jobs_per_day=candidate.max_jobs_per_day,
+            planned_day=day,
+            earliest_arrival=arrives,
+            urgent=job.urgent,
+            kept_for_urgent=slot.kept_for_urgent,
+        )
+        considered.append(Considered(candidate.technician_id, candidate.name, known, None, score))
+        nearest_fit = distance if nearest_fit is None else nearest_fit
+        fitting.append(
+            ((round(distance, 1), load, arrives, candidate.technician_id), candidate, score)
+        )
+    needs_more = bool(rest) and (
+        nearest_fit is None or round(rest[0][0], 1) <= round(nearest_fit, 1)
+    )
+    reasons: dict[str, int] = {}
+    for entry in considered:
+        if entry.excluded is not None:
+            reasons[entry.excluded.value] = reasons.get(entry.excluded.value, 0) + 1
+    if rest and nearest_fit is not None:
+        # Those beyond the shortlist are farther still: counted, not listed one by one.
+        farther = Exclusion.FARTHER_THAN_WINNER.value
+        reasons[farther] = reasons.get(farther, 0) + len(rest)
+    if not fitting:
+        return Shortlisted(Decision(None, None, considered, reasons, len(rest)), needs_more)
+    _key, winner, score = min(fitting, key=lambda item: item[0])
+    return Shortlisted(Decision(winner, score, considered, reasons, len(rest)), needs_more)
+
+
 def _same_ranking(fast: Ranking, plain: Ranking) -> None:
     assert fast.excluded == plain.excluded
     assert fast.passing == plain.passing
@@ -125,12 +253,17 @@ def _widening(
     ranking: Ranking,
     loads: dict[str, dict[date, int]],
     now: datetime,
-    answers: SlotAnswers | None,
+    plain: bool = False,
 ) -> Decision:
-    """As an assignment widens its shortlist (commands.assignment._choose)."""
-    size = 3
+    """As an assignment widens its shortlist (commands.assignment._choose): the fast way
+    keeps its calendar answers between widenings."""
+    size, answers = 3, {}
     while True:
-        shortlisted = choose_nearest(job, ranking, size, loads, now, 40.0, answers)
+        shortlisted = (
+            _plain_choose_nearest(job, ranking, size, loads, now, 40.0)
+            if plain
+            else choose_nearest(job, ranking, size, loads, now, 40.0, answers)
+        )
         if not shortlisted.needs_more:
             return shortlisted.decision
         size *= 4
@@ -177,8 +310,24 @@ def test_ranking_in_a_pool_is_ranking_every_candidate(seed: int) -> None:
             _same_ranking(fast, plain)
             loads = _loads(rng, candidates)
             _same_decision(
-                _widening(job, fast, loads, now, {}), _widening(job, plain, loads, now, None)
+                _widening(job, fast, loads, now), _widening(job, plain, loads, now, plain=True)
             )
+
+
+def test_calendar_answers_shared_within_a_decision_are_each_ones_own() -> None:
+    rng = random.Random(7)
+    for _ in range(40):
+        candidates = _candidates(rng)
+        now = datetime(2026, 11, 25, tzinfo=UTC) + timedelta(hours=rng.uniform(-24, 72))
+        arrivals = FirstArrivals(now)  # one for all of them, as in one decision
+        for candidate in candidates:
+            travel = timedelta(minutes=rng.choice([0, 20, 95, 600]))
+            due = rng.choice([None, now - timedelta(hours=2), now + timedelta(hours=5)])
+            loads = {TODAY + timedelta(days=d): rng.randint(0, 4) for d in range(-1, 5)}
+            urgent = rng.random() < 0.5
+            assert earliest_slot(
+                candidate, now, travel, due, loads, urgent, arrivals
+            ) == _plain_earliest_slot(candidate, now, travel, due, loads, urgent)
 
 
 def test_a_pool_finds_the_first_candidate_with_an_id() -> None:

@@ -79,13 +79,14 @@ class _Deciding:
     size: int
     first_day: date
     last_day: date
-    # Each shortlisted technician's earliest slot, kept while their loads stand.
+    # Each shortlisted candidate's earliest slot, kept while the loads stand.
     answers: SlotAnswers = field(default_factory=dict)
 
     def found_full(self, technician_id: str, day: date, jobs: int) -> None:
-        """Another instance filled the technician's day since the loads were read."""
+        """Another instance filled the technician's day since the loads were read (rare:
+        every calendar answer is worked out again)."""
         self.loads.setdefault(technician_id, {})[day] = jobs
-        self.answers.pop(technician_id, None)
+        self.answers.clear()
 
 
 async def _decide(

@@ -38,6 +38,7 @@ from services.dispatch.domain.calendar import WorkingHours
 EARTH_RADIUS_KM = 6371.0088
 # Without a due time, a technician is looked for this many days ahead.
 HORIZON_DAYS = 14
+ONE_DAY = timedelta(days=1)
 # How many candidates an explanation lists one by one (all are counted by reason).
 EXPLAINED_CANDIDATES = 30
 
@@ -210,6 +211,39 @@ class Slot:
     kept_for_urgent: tuple[date, ...] = ()
 
 
+class FirstArrivals:
+    """When someone can first be there on a day, for one decision (one ``now``): the first
+    shift span of the day that the travel still fits in. That depends on the calendar,
+    the day and the travel time only, not on whose loads: technicians sharing a calendar
+    and a home point share it, so one decision works each out once."""
+
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+        self._first: dict[tuple[int, date, timedelta], datetime | None] = {}
+        self._days: dict[tuple[object, datetime], date] = {}
+
+    def local_day(self, hours: WorkingHours, at: datetime) -> date:
+        key = (hours.zone, at)
+        day = self._days.get(key)
+        if day is None:
+            day = self._days[key] = hours.local_day(at)
+        return day
+
+    def first(self, hours: WorkingHours, day: date, travel: timedelta) -> datetime | None:
+        # The calendar is alive as long as the candidates deciding: its id is its key.
+        key = (id(hours), day, travel)
+        if key in self._first:
+            return self._first[key]
+        found = None
+        for begins, ends in hours.spans_on(day):
+            arrives = max(begins, self.now) + travel
+            if arrives <= ends:
+                found = arrives
+                break
+        self._first[key] = found
+        return found
+
+
 def earliest_slot(
     candidate: Candidate,
     now: datetime,
@@ -217,46 +251,52 @@ def earliest_slot(
     due: datetime | None,
     loads: Mapping[date, int],
     urgent: bool = True,
+    arrivals: FirstArrivals | None = None,
 ) -> Slot | Exclusion:
     """The first moment the technician can be there, within a shift, on a day under the
     limit, before the due time; or why there is none. A due time already past no longer
     excludes anyone: the breach is recorded, and the job still needs the earliest visit.
 
     An ordinary job (``urgent=False``) passes over a day's last free slot while a later day
-    with more room still fits; only if none does it takes the earliest last slot."""
+    with more room still fits; only if none does it takes the earliest last slot.
+
+    ``arrivals``: shared by the calls of one decision (same ``now``)."""
+    if arrivals is None or arrivals.now != now:
+        arrivals = FirstArrivals(now)
     if due is not None and due <= now:
         due = None
     hours = candidate.hours
-    day = hours.local_day(now)
-    last_day = hours.local_day(due) if due is not None else day + timedelta(days=HORIZON_DAYS)
+    limit = candidate.max_jobs_per_day
+    day = arrivals.local_day(hours, now)
+    last_day = (
+        arrivals.local_day(hours, due) if due is not None else day + timedelta(days=HORIZON_DAYS)
+    )
     limit_hit = False
     last_slot: Slot | None = None
     kept: list[date] = []
     while day <= last_day:
-        for begins, ends in hours.spans_on(day):
-            departs = max(begins, now)
-            arrives = departs + travel
-            if arrives > ends:
-                continue
+        # Only the day's first span the travel fits in counts: a day at its limit is
+        # passed over whole.
+        arrives = arrivals.first(hours, day, travel)
+        if arrives is not None:
             if due is not None and arrives > due:
                 if last_slot is not None:
                     return last_slot
                 return (
                     Exclusion.DAILY_LIMIT_REACHED
                     if limit_hit
-                    else (Exclusion.NO_WORKING_TIME_BEFORE_DUE)
+                    else Exclusion.NO_WORKING_TIME_BEFORE_DUE
                 )
             load = loads.get(day, 0)
-            if load >= candidate.max_jobs_per_day:
+            if load >= limit:
                 limit_hit = True
-                break
-            if not urgent and load == candidate.max_jobs_per_day - 1:
+            elif not urgent and load == limit - 1:
                 # Kept for an urgent job unless nothing later fits this one.
                 last_slot = last_slot or Slot(arrives, day)
                 kept.append(day)
-                break
-            return Slot(arrives, day, tuple(kept))
-        day += timedelta(days=1)
+            else:
+                return Slot(arrives, day, tuple(kept))
+        day += ONE_DAY
     if last_slot is not None:
         return last_slot
     return Exclusion.DAILY_LIMIT_REACHED if limit_hit else Exclusion.NO_WORKING_TIME_BEFORE_DUE
@@ -324,7 +364,9 @@ class Shortlisted:
 
 
 # A calendar answer for one technician and job, kept while the technician's loads stand.
-SlotAnswers = dict[str, Slot | Exclusion]
+# Keyed by the candidate itself (its id(): the ranking keeps it alive), not the technician
+# id, which a list of candidates does not promise to hold once.
+SlotAnswers = dict[int, Slot | Exclusion]
 
 
 def choose_nearest(
@@ -338,36 +380,49 @@ def choose_nearest(
 ) -> Shortlisted:
     """Decide among the ``size`` nearest passing candidates; ``loads`` must cover them.
 
-    ``answers``: each technician's earliest slot for this job, kept by the caller between
+    ``answers``: each candidate's earliest slot for this job, kept by the caller between
     calls over the same ranking (a widened shortlist asks the nearest again); the caller
-    forgets a technician's answer when their loads change."""
+    forgets them when loads change."""
     considered = list(ranking.excluded)
     fitting: list[tuple[tuple[object, ...], Candidate, ScoreParts]] = []
-    nearest_fit: float | None = None
+    nearest_fit: float | None = None  # rounded to 0.1 km, as distances are compared
     passing = ranking.passing
     shortlist = passing[:size]
     beyond = max(0, len(passing) - size)
     if answers is None:
         answers = {}
+    arrivals = FirstArrivals(now)
+    # Technicians share few home points, hence few distances: each rounded, and turned
+    # into a travel time, once.
+    rounded: dict[float, float] = {}
+    travels: dict[float | None, tuple[int, timedelta]] = {}
     for distance, known, candidate in shortlist:
-        if nearest_fit is not None and round(distance, 1) > round(nearest_fit, 1):
+        near = rounded.get(distance)
+        if near is None:
+            near = rounded[distance] = round(distance, 1)
+        if nearest_fit is not None and near > nearest_fit:
             considered.append(
                 Considered(
                     candidate.technician_id, candidate.name, known, Exclusion.FARTHER_THAN_WINNER
                 )
             )
             continue
-        travel_minutes = math.ceil((known or 0.0) / speed_kmh * 60) if speed_kmh > 0 else 0
+        travel = travels.get(known)
+        if travel is None:
+            minutes = math.ceil((known or 0.0) / speed_kmh * 60) if speed_kmh > 0 else 0
+            travel = travels[known] = (minutes, timedelta(minutes=minutes))
+        travel_minutes = travel[0]
         own_loads = loads.get(candidate.technician_id, {})
-        slot = answers.get(candidate.technician_id)
+        slot = answers.get(id(candidate))
         if slot is None:
-            slot = answers[candidate.technician_id] = earliest_slot(
+            slot = answers[id(candidate)] = earliest_slot(
                 candidate,
                 now,
-                timedelta(minutes=travel_minutes),
+                travel[1],
                 job.arrival_due_at,
                 own_loads,
                 urgent=job.urgent,
+                arrivals=arrivals,
             )
         if isinstance(slot, Exclusion):
             considered.append(Considered(candidate.technician_id, candidate.name, known, slot))
@@ -385,13 +440,9 @@ def choose_nearest(
             kept_for_urgent=slot.kept_for_urgent,
         )
         considered.append(Considered(candidate.technician_id, candidate.name, known, None, score))
-        nearest_fit = distance if nearest_fit is None else nearest_fit
-        fitting.append(
-            ((round(distance, 1), load, arrives, candidate.technician_id), candidate, score)
-        )
-    needs_more = bool(beyond) and (
-        nearest_fit is None or round(passing[size][0], 1) <= round(nearest_fit, 1)
-    )
+        nearest_fit = near if nearest_fit is None else nearest_fit
+        fitting.append(((near, load, arrives, candidate.technician_id), candidate, score))
+    needs_more = bool(beyond) and (nearest_fit is None or round(passing[size][0], 1) <= nearest_fit)
     reasons = dict(ranking.excluded_reasons)
     for entry in considered[len(ranking.excluded) :]:
         if entry.excluded is not None:
