@@ -26,8 +26,8 @@ from services.dispatch.domain.assignment import (
     Ranking,
     ScoreParts,
     Shortlisted,
+    Shortlisting,
     Slot,
-    choose_nearest,
     earliest_slot,
     rank,
 )
@@ -255,15 +255,16 @@ def _widening(
     now: datetime,
     plain: bool = False,
 ) -> Decision:
-    """As an assignment widens its shortlist (commands.assignment._choose): the fast way
-    keeps its calendar answers between widenings."""
-    size, answers = 3, {}
+    """As an assignment widens its shortlist (commands.assignment._choose). The fast way goes
+    on from where it stopped, and is given only the loads it asks for."""
+    size, shortlisting, read = 3, Shortlisting(job, ranking, now, 40.0), {}
     while True:
-        shortlisted = (
-            _plain_choose_nearest(job, ranking, size, loads, now, 40.0)
-            if plain
-            else choose_nearest(job, ranking, size, loads, now, 40.0, answers)
-        )
+        if plain:
+            shortlisted = _plain_choose_nearest(job, ranking, size, loads, now, 40.0)
+        else:
+            for tid in shortlisting.needing_loads(size):
+                read[tid] = loads.get(tid, {})
+            shortlisted = shortlisting.advance(size, read)
         if not shortlisted.needs_more:
             return shortlisted.decision
         size *= 4

@@ -28,8 +28,7 @@ from services.dispatch.domain.assignment import (
     Exclusion,
     JobNeeds,
     Ranking,
-    SlotAnswers,
-    choose_nearest,
+    Shortlisting,
     earliest_slot,
     great_circle_km_or_none,
 )
@@ -79,14 +78,18 @@ class _Deciding:
     size: int
     first_day: date
     last_day: date
-    # Each shortlisted candidate's earliest slot, kept while the loads stand.
-    answers: SlotAnswers = field(default_factory=dict)
+    now: datetime
+    speed_kmh: float
+    shortlisting: Shortlisting = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.shortlisting = Shortlisting(self.needs, self.ranking, self.now, self.speed_kmh)
 
     def found_full(self, technician_id: str, day: date, jobs: int) -> None:
-        """Another instance filled the technician's day since the loads were read (rare:
-        every calendar answer is worked out again)."""
+        """Another instance filled the technician's day since the loads were read (rare):
+        the shortlist is looked at again from the start with that day's count."""
         self.loads.setdefault(technician_id, {})[day] = jobs
-        self.answers.clear()
+        self.__post_init__()
 
 
 async def _decide(
@@ -105,31 +108,31 @@ async def _decide(
     )
     pool = await Technicians(uow.session).pool(job.required_skill, settings.calendar_zone)
     needs = _needs(job, declined)
-    deciding = _Deciding(needs, pool.rank(needs, today), {}, SHORTLIST, today, max(today, last))
-    return deciding, await _choose(uow, deciding, settings, now)
+    deciding = _Deciding(
+        needs, pool.rank(needs, today), {}, SHORTLIST, today, max(today, last), now,
+        settings.travel_speed_kmh,
+    )  # fmt: skip
+    return deciding, await _choose(uow, deciding)
 
 
-async def _choose(
-    uow: UnitOfWork, deciding: _Deciding, settings: DispatchSettings, now: datetime
-) -> Decision:
-    """Nearest first: read the loads of the nearest few, widen only if they cannot decide."""
+async def _choose(uow: UnitOfWork, deciding: _Deciding) -> Decision:
+    """Nearest first: read the loads of the nearest few, widen only if they cannot decide
+    (and then read only the loads of those not already farther than someone who fits)."""
     day_loads = DayLoads(uow.session)
     while True:
         unread = [
-            c.technician_id
-            for _d, _k, c in deciding.ranking.passing[: deciding.size]
-            if c.technician_id not in deciding.loads
+            tid
+            for tid in deciding.shortlisting.needing_loads(deciding.size)
+            if tid not in deciding.loads
         ]
-        for tid, loads in (
-            await day_loads.of_technicians(unread, deciding.first_day, deciding.last_day)
-        ).items():
-            deciding.loads[tid] = loads
-        for tid in unread:
-            deciding.loads.setdefault(tid, {})
-        shortlisted = choose_nearest(
-            deciding.needs, deciding.ranking, deciding.size, deciding.loads, now,
-            settings.travel_speed_kmh, deciding.answers,
-        )  # fmt: skip
+        if unread:
+            for tid, loads in (
+                await day_loads.of_technicians(unread, deciding.first_day, deciding.last_day)
+            ).items():
+                deciding.loads[tid] = loads
+            for tid in unread:
+                deciding.loads.setdefault(tid, {})
+        shortlisted = deciding.shortlisting.advance(deciding.size, deciding.loads)
         if not shortlisted.needs_more:
             return shortlisted.decision
         deciding.size *= 4
@@ -148,12 +151,7 @@ def _give(job: JobRow, winner: Candidate, day: date, arrival: datetime, now: dat
 
 
 async def _take_a_day(
-    uow: UnitOfWork,
-    deciding: _Deciding,
-    decision: Decision,
-    settings: DispatchSettings,
-    now: datetime,
-    releasing: tuple[str, date] | None,
+    uow: UnitOfWork, deciding: _Deciding, decision: Decision, releasing: tuple[str, date] | None
 ) -> tuple[Decision, bool]:
     """The winner's day taken (True), or the decision that could not take one."""
     day_loads = DayLoads(uow.session)
@@ -166,7 +164,7 @@ async def _take_a_day(
             return decision, True
         # Another instance filled the day since we read the loads: choose again.
         deciding.found_full(winner.technician_id, day, full)
-        decision = await _choose(uow, deciding, settings, now)
+        decision = await _choose(uow, deciding)
     return decision, False
 
 
@@ -210,7 +208,7 @@ async def assign_automatically(
     # fresh job is inserted once, assigned, after its technician's day is taken.
     with uow.session.no_autoflush:
         deciding, decision = await _decide(uow, job, settings, now, declined)
-        decision, taken = await _take_a_day(uow, deciding, decision, settings, now, releasing)
+        decision, taken = await _take_a_day(uow, deciding, decision, releasing)
     if taken:
         assert decision.winner is not None and decision.score is not None
         winner, day = decision.winner, decision.score.planned_day

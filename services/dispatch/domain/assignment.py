@@ -364,9 +364,109 @@ class Shortlisted:
 
 
 # A calendar answer for one technician and job, kept while the technician's loads stand.
-# Keyed by the candidate itself (its id(): the ranking keeps it alive), not the technician
-# id, which a list of candidates does not promise to hold once.
-SlotAnswers = dict[int, Slot | Exclusion]
+class Shortlisting:
+    """One job's decision among the nearest passing candidates, made as the shortlist
+    grows. ``advance(size)`` decides among the first ``size``, going on from where the
+    previous call stopped: candidates are looked at in order, each once, so a shortlist
+    widened from 40 to 160 looks at 120 more, not 160 again, and decides as if it had
+    looked at all 160 at once.
+
+    Only the candidates it will look at need their loads read (``needing_loads``): once
+    someone fits, everyone farther is counted as such without their calendar."""
+
+    def __init__(self, job: JobNeeds, ranking: Ranking, now: datetime, speed_kmh: float) -> None:
+        self.job, self.ranking, self.now, self.speed_kmh = job, ranking, now, speed_kmh
+        self._considered = list(ranking.excluded)
+        self._reasons = dict(ranking.excluded_reasons)
+        self._fitting: list[tuple[tuple[object, ...], Candidate, ScoreParts]] = []
+        self._nearest_fit: float | None = None  # rounded to 0.1 km, as distances compare
+        self._done = 0
+        self._arrivals = FirstArrivals(now)
+        # Technicians share few home points, hence few distances: each rounded (round()
+        # costs more than a lookup), and turned into a travel time, once.
+        self._rounded: dict[float, float] = {}
+        self._travels: dict[float | None, tuple[int, timedelta]] = {}
+
+    def _near(self, distance: float) -> float:
+        near = self._rounded.get(distance)
+        if near is None:
+            near = self._rounded[distance] = round(distance, 1)
+        return near
+
+    def needing_loads(self, size: int) -> list[str]:
+        """The technicians among the first ``size`` whose loads ``advance`` will read."""
+        nearest_fit = self._nearest_fit
+        return [
+            candidate.technician_id
+            for distance, _known, candidate in self.ranking.passing[self._done : size]
+            if nearest_fit is None or self._near(distance) <= nearest_fit
+        ]
+
+    def advance(self, size: int, loads: Mapping[str, Mapping[date, int]]) -> Shortlisted:
+        """Decide among the ``size`` nearest; ``loads`` must cover ``needing_loads(size)``."""
+        if size < self._done:
+            raise ValueError(f"the shortlist already holds {self._done}, not {size}")
+        job, considered, reasons = self.job, self._considered, self._reasons
+        passing = self.ranking.passing
+        for distance, known, candidate in passing[self._done : size]:
+            near = self._near(distance)
+            if self._nearest_fit is not None and near > self._nearest_fit:
+                self._exclude(Considered(
+                    candidate.technician_id, candidate.name, known, Exclusion.FARTHER_THAN_WINNER
+                ))  # fmt: skip
+                continue
+            travel = self._travels.get(known)
+            if travel is None:
+                speed = self.speed_kmh
+                minutes = math.ceil((known or 0.0) / speed * 60) if speed > 0 else 0
+                travel = self._travels[known] = (minutes, timedelta(minutes=minutes))
+            own_loads = loads.get(candidate.technician_id, {})
+            slot = earliest_slot(
+                candidate, self.now, travel[1], job.arrival_due_at, own_loads,
+                urgent=job.urgent, arrivals=self._arrivals,
+            )  # fmt: skip
+            if isinstance(slot, Exclusion):
+                self._exclude(Considered(candidate.technician_id, candidate.name, known, slot))
+                continue
+            arrives, day = slot.arrives, slot.day
+            load = own_loads.get(day, 0)
+            score = ScoreParts(
+                distance_km=known,
+                travel_minutes=travel[0],
+                load_that_day=load,
+                max_jobs_per_day=candidate.max_jobs_per_day,
+                planned_day=day,
+                earliest_arrival=arrives,
+                urgent=job.urgent,
+                kept_for_urgent=slot.kept_for_urgent,
+            )
+            considered.append(
+                Considered(candidate.technician_id, candidate.name, known, None, score)
+            )
+            if self._nearest_fit is None:
+                self._nearest_fit = near
+            self._fitting.append(((near, load, arrives, candidate.technician_id), candidate, score))
+        self._done = max(self._done, min(size, len(passing)))
+
+        beyond = max(0, len(passing) - size)
+        nearest_fit = self._nearest_fit
+        needs_more = bool(beyond) and (
+            nearest_fit is None or self._near(passing[size][0]) <= nearest_fit
+        )
+        decided = dict(reasons)
+        if beyond and nearest_fit is not None:
+            # Those beyond the shortlist are farther still: counted, not listed one by one.
+            farther = Exclusion.FARTHER_THAN_WINNER.value
+            decided[farther] = decided.get(farther, 0) + beyond
+        if not self._fitting:
+            return Shortlisted(Decision(None, None, list(considered), decided, beyond), needs_more)
+        _key, winner, score = min(self._fitting, key=lambda item: item[0])
+        return Shortlisted(Decision(winner, score, list(considered), decided, beyond), needs_more)
+
+    def _exclude(self, entry: Considered) -> None:
+        self._considered.append(entry)
+        reason = entry.excluded.value  # type: ignore[union-attr]
+        self._reasons[reason] = self._reasons.get(reason, 0) + 1
 
 
 def choose_nearest(
@@ -376,85 +476,9 @@ def choose_nearest(
     loads: Mapping[str, Mapping[date, int]],
     now: datetime,
     speed_kmh: float,
-    answers: SlotAnswers | None = None,
 ) -> Shortlisted:
-    """Decide among the ``size`` nearest passing candidates; ``loads`` must cover them.
-
-    ``answers``: each candidate's earliest slot for this job, kept by the caller between
-    calls over the same ranking (a widened shortlist asks the nearest again); the caller
-    forgets them when loads change."""
-    considered = list(ranking.excluded)
-    fitting: list[tuple[tuple[object, ...], Candidate, ScoreParts]] = []
-    nearest_fit: float | None = None  # rounded to 0.1 km, as distances are compared
-    passing = ranking.passing
-    shortlist = passing[:size]
-    beyond = max(0, len(passing) - size)
-    if answers is None:
-        answers = {}
-    arrivals = FirstArrivals(now)
-    # Technicians share few home points, hence few distances: each rounded, and turned
-    # into a travel time, once.
-    rounded: dict[float, float] = {}
-    travels: dict[float | None, tuple[int, timedelta]] = {}
-    for distance, known, candidate in shortlist:
-        near = rounded.get(distance)
-        if near is None:
-            near = rounded[distance] = round(distance, 1)
-        if nearest_fit is not None and near > nearest_fit:
-            considered.append(
-                Considered(
-                    candidate.technician_id, candidate.name, known, Exclusion.FARTHER_THAN_WINNER
-                )
-            )
-            continue
-        travel = travels.get(known)
-        if travel is None:
-            minutes = math.ceil((known or 0.0) / speed_kmh * 60) if speed_kmh > 0 else 0
-            travel = travels[known] = (minutes, timedelta(minutes=minutes))
-        travel_minutes = travel[0]
-        own_loads = loads.get(candidate.technician_id, {})
-        slot = answers.get(id(candidate))
-        if slot is None:
-            slot = answers[id(candidate)] = earliest_slot(
-                candidate,
-                now,
-                travel[1],
-                job.arrival_due_at,
-                own_loads,
-                urgent=job.urgent,
-                arrivals=arrivals,
-            )
-        if isinstance(slot, Exclusion):
-            considered.append(Considered(candidate.technician_id, candidate.name, known, slot))
-            continue
-        arrives, day = slot.arrives, slot.day
-        load = own_loads.get(day, 0)
-        score = ScoreParts(
-            distance_km=known,
-            travel_minutes=travel_minutes,
-            load_that_day=load,
-            max_jobs_per_day=candidate.max_jobs_per_day,
-            planned_day=day,
-            earliest_arrival=arrives,
-            urgent=job.urgent,
-            kept_for_urgent=slot.kept_for_urgent,
-        )
-        considered.append(Considered(candidate.technician_id, candidate.name, known, None, score))
-        nearest_fit = near if nearest_fit is None else nearest_fit
-        fitting.append(((near, load, arrives, candidate.technician_id), candidate, score))
-    needs_more = bool(beyond) and (nearest_fit is None or round(passing[size][0], 1) <= nearest_fit)
-    reasons = dict(ranking.excluded_reasons)
-    for entry in considered[len(ranking.excluded) :]:
-        if entry.excluded is not None:
-            reasons[entry.excluded.value] = reasons.get(entry.excluded.value, 0) + 1
-    if beyond and nearest_fit is not None:
-        # Those beyond the shortlist are farther still: counted, not listed one by one.
-        farther = Exclusion.FARTHER_THAN_WINNER.value
-        reasons[farther] = reasons.get(farther, 0) + beyond
-    if not fitting:
-        return Shortlisted(Decision(None, None, considered, reasons, beyond), needs_more)
-    _key, winner, score = min(fitting, key=lambda item: item[0])
-    return Shortlisted(Decision(winner, score, considered, reasons, beyond), needs_more)
+    """Decide among the ``size`` nearest passing candidates; ``loads`` must cover them."""
+    return Shortlisting(job, ranking, now, speed_kmh).advance(size, loads)
 
 
 def choose(
