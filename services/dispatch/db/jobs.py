@@ -5,11 +5,17 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import case, func, select
+from sqlalchemy import bindparam, case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.dispatch.db.models import AssignmentRow, JobHistoryRow, JobRow
 from services.dispatch.domain.job import OPEN, JobStatus
+
+# Every assignment reads its job: the statements are built once (building one costs
+# SQLAlchemy more CPU than looking up its compiled form).
+_JOB = select(JobRow).where(JobRow.request_no == bindparam("request_no"))
+_JOB_LOCKED = _JOB.with_for_update().execution_options(populate_existing=True)
+_JOB_SKIP_LOCKED = _JOB.with_for_update(skip_locked=True).execution_options(populate_existing=True)
 
 
 class JobRepository:
@@ -20,12 +26,9 @@ class JobRepository:
         self, request_no: str, lock: bool = False, skip_locked: bool = False
     ) -> JobRow | None:
         """``skip_locked``: None when another transaction holds the job (PostgreSQL)."""
-        statement = select(JobRow).where(JobRow.request_no == request_no)
-        if lock:
-            statement = statement.with_for_update(skip_locked=skip_locked).execution_options(
-                populate_existing=True
-            )
-        return (await self._session.execute(statement)).scalar_one_or_none()
+        statement = _JOB if not lock else _JOB_SKIP_LOCKED if skip_locked else _JOB_LOCKED
+        found = await self._session.execute(statement, {"request_no": request_no})
+        return found.scalar_one_or_none()
 
     def add(self, row: JobRow) -> None:
         self._session.add(row)

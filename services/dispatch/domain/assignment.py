@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import heapq
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from enum import StrEnum
@@ -308,12 +308,17 @@ class Ranking:
     rest nearest first (distance 0 when unknown, i.e. they cover the region)."""
 
     excluded: list[Considered]
-    passing: list[tuple[float, float | None, Candidate]]
+    # (nearness, distance, candidate); any sequence: a pool builds it as far as it is read.
+    passing: Sequence[tuple[float, float | None, Candidate]]
+    # ``excluded_reasons`` when the ranker counted them already.
+    counted: dict[str, int] | None = field(default=None, compare=False)
 
     @cached_property
     def excluded_reasons(self) -> dict[str, int]:
         """How many were excluded for each reason, reasons in the order first met (a
         decision may be made several times over one ranking: counted once)."""
+        if self.counted is not None:
+            return self.counted
         reasons: dict[str, int] = {}
         for entry in self.excluded:
             if entry.excluded is not None:

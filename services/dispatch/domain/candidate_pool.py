@@ -19,9 +19,10 @@ from __future__ import annotations
 
 import heapq
 import itertools
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
+from typing import overload
 
 from services.dispatch.domain.assignment import (
     Base,
@@ -57,8 +58,53 @@ class _Standing:
 
     # (position, reason) of those excluded, in list order.
     excluded: tuple[tuple[int, Exclusion], ...]
+    # How many for each reason, reasons in the order first met.
+    reasons: dict[str, int]
     # Per point (the pool's order): the positions of those who pass, in id order.
     passing: tuple[tuple[int, ...], ...]
+    # How many pass.
+    count: int
+
+
+Entry = tuple[float, float | None, Candidate]
+
+
+class _NearestFirst(Sequence[Entry]):
+    """The passing candidates nearest first, as ``rank`` sorts them, built only as far as
+    they are read: a decision usually reads the nearest few dozen of a thousand."""
+
+    def __init__(self, runs: Iterator[list[Entry]], length: int) -> None:
+        self._runs = runs
+        self._built: list[Entry] = []
+        self._length = length
+
+    def __len__(self) -> int:
+        return self._length
+
+    @overload
+    def __getitem__(self, index: int) -> Entry: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[Entry]: ...
+
+    def __getitem__(self, index: int | slice) -> Entry | list[Entry]:
+        if isinstance(index, slice):
+            self._build_to(index.indices(self._length)[1])
+        else:
+            self._build_to(index + 1 if index >= 0 else self._length)
+        return self._built[index]
+
+    def __iter__(self) -> Iterator[Entry]:
+        self._build_to(self._length)
+        return iter(self._built)
+
+    def _build_to(self, stop: int) -> None:
+        built = self._built
+        while len(built) < stop:
+            run = next(self._runs, None)
+            if run is None:
+                return
+            built.extend(run)
 
 
 class CandidatePool:
@@ -120,14 +166,26 @@ class CandidatePool:
         if any(value != value for value in near):
             # A NaN coordinate: no order to reproduce but the sort's own.
             return rank(job, candidates, today)
-        passing: list[tuple[float, float | None, Candidate]] = []
-        for key, run in itertools.groupby(
-            sorted(range(len(points)), key=near.__getitem__), near.__getitem__
-        ):
+        order = sorted(range(len(points)), key=near.__getitem__)
+        passing = _NearestFirst(
+            self._runs(order, near, distances, standing, by_job), standing.count - len(by_job)
+        )
+        return Ranking(excluded, passing, None if by_job else standing.reasons)
+
+    def _runs(
+        self,
+        order: list[int],
+        near: list[float],
+        distances: list[float | None],
+        standing: _Standing,
+        by_job: dict[int, Exclusion],
+    ) -> Iterator[list[Entry]]:
+        """The passing candidates of each distance in turn, nearest first."""
+        candidates, point_of = self.candidates, self._point_of
+        for key, run in itertools.groupby(order, near.__getitem__):
             indexes = list(run)
             if len(indexes) == 1:
-                index = indexes[0]
-                members: Sequence[int] = standing.passing[index]
+                members: Sequence[int] = standing.passing[indexes[0]]
             else:
                 # Points at the same distance: their technicians merged in id order.
                 members = list(
@@ -136,12 +194,11 @@ class CandidatePool:
                         key=lambda p: (candidates[p].technician_id, p),
                     )
                 )
-            passing.extend(
+            yield [
                 (key, distances[point_of[position]], candidates[position])
                 for position in members
                 if position not in by_job
-            )
-        return Ranking(excluded, passing)
+            ]
 
     def _standing_on(self, today: date, skill: str | None) -> _Standing:
         key = (today, skill)
@@ -149,14 +206,16 @@ class CandidatePool:
         if standing is not None:
             return standing
         reasons = [standing_exclusion(c, today, skill) for c in self.candidates]
-        standing = _Standing(
-            excluded=tuple(
-                (position, reason) for position, reason in enumerate(reasons) if reason is not None
-            ),
-            passing=tuple(
-                tuple(p for p in point.members if reasons[p] is None) for point in self._points
-            ),
+        excluded = tuple(
+            (position, reason) for position, reason in enumerate(reasons) if reason is not None
         )
+        counted: dict[str, int] = {}
+        for _position, reason in excluded:
+            counted[reason.value] = counted.get(reason.value, 0) + 1
+        passing = tuple(
+            tuple(p for p in point.members if reasons[p] is None) for point in self._points
+        )
+        standing = _Standing(excluded, counted, passing, sum(map(len, passing)))
         if len(self._standing) >= REMEMBERED_DAYS:
             self._standing.clear()
         self._standing[key] = standing
