@@ -1,6 +1,7 @@
 """What a triaged event writes in dispatch's PostgreSQL database: a new job is inserted once,
-already assigned (not inserted and then updated), and its technician's day is taken by one
-conditional UPDATE without a savepoint. A day without a row yet, or a full one, still goes
+already assigned (not inserted and then updated), in one statement with its history and its
+assignment record, and its technician's day is taken by one conditional UPDATE without a
+savepoint. A day without a row yet, or a full one, still goes
 through the savepoint and the upsert, and a full day is still never exceeded."""
 
 from __future__ import annotations
@@ -15,10 +16,13 @@ from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from services.dispatch.app import DEFINITION as DISPATCH
-from services.dispatch.commands.intake_jobs import Triaged, take_triaged
+from services.dispatch.commands.intake_jobs import Triaged, placeholder, take_triaged
+from services.dispatch.db.jobs import JobRepository
+from services.dispatch.db.new_job import NewJob
 from services.dispatch.db.staff import DayLoads, ServicePoints, Technicians, forget_candidates
 from services.dispatch.domain.staffing import ServicePointIn, TechnicianIn
 from services.dispatch.settings import DispatchSettings
+from shared.db import prepared
 from shared.db.engine import create_engine, create_session_factory
 from shared.db.unit_of_work import UnitOfWork
 from tests.support.databases import DatabaseFactory
@@ -66,18 +70,27 @@ def triaged(number: str) -> Triaged:
 async def handled(
     engine: AsyncEngine, sessions: async_sessionmaker[AsyncSession], number: str
 ) -> list[str]:
-    """The statements one triaged event runs, in order."""
+    """The statements one triaged event runs, in order: through SQLAlchemy, and those
+    asyncpg runs itself (``shared.db.prepared``; each passes its error translation once)."""
     statements: list[str] = []
 
     def seen(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
         statements.append(" ".join(statement.split()))
 
+    translated = prepared._translated
+
+    def seen_by_driver(sql: str, params: Any) -> Any:
+        statements.append(" ".join(sql.split()))
+        return translated(sql, params)
+
     event.listen(engine.sync_engine, "before_cursor_execute", seen)
+    prepared._translated = seen_by_driver  # type: ignore[assignment]
     try:
         async with UnitOfWork(sessions) as uow:
             await take_triaged(uow, DispatchSettings(), triaged(number), datetime.now(UTC))
             await uow.commit()
     finally:
+        prepared._translated = translated  # type: ignore[assignment]
         event.remove(engine.sync_engine, "before_cursor_execute", seen)
     return statements
 
@@ -90,8 +103,15 @@ async def test_a_new_job_is_written_once_and_its_day_taken_by_one_update(
     second = await handled(engine, sessions, "SR-2026-000002")
     full = await handled(engine, sessions, "SR-2026-000003")
     for statements in (first, second, full):
-        on_jobs = [s for s in statements if s.startswith(("INSERT INTO jobs", "UPDATE jobs"))]
-        assert [s.split(" (")[0] for s in on_jobs] == ["INSERT INTO jobs"], on_jobs
+        on_jobs = [s for s in statements if "INSERT INTO jobs" in s or "UPDATE jobs" in s]
+        # One statement: the job, its history and its assignment record.
+        assert len(on_jobs) == 1 and "UPDATE jobs" not in on_jobs[0], on_jobs
+        assert "INSERT INTO job_history" in on_jobs[0] and "INSERT INTO assignments" in on_jobs[0]
+        assert not [
+            s
+            for s in statements
+            if s.startswith(("INSERT INTO job_history", "INSERT INTO assignments"))
+        ]
     # The technician's day had no row yet: taken by the upsert, in a savepoint.
     assert any(s.startswith("SAVEPOINT") for s in first)
     # Now it has one: one conditional UPDATE, nothing else.
@@ -139,3 +159,43 @@ async def test_a_day_is_taken_only_under_its_limit_with_or_without_a_row(
             text("SELECT technician_id, jobs FROM technician_day_loads ORDER BY technician_id")
         )
         assert [tuple(row) for row in rows] == [("T-1", LIMIT - 1), ("T-2", 1), ("T-3", 1)]
+
+
+async def test_a_new_job_written_in_one_statement_is_what_the_session_would_write(
+    engine: AsyncEngine,
+) -> None:
+    sessions = create_session_factory(engine)
+    now = datetime.now(UTC)
+
+    def new_job(number: str) -> NewJob:
+        job = placeholder(number, now)
+        job.kind, job.severity, job.required_skill = "repair", "urgent", "pumps"
+        job.latitude, job.longitude, job.purchase_date = 31.2, 121.5, now.date()
+        job.technician_id, job.planned_day, job.arrival_due_at = "T-1", now.date(), now
+        jobs = JobRepository
+        return NewJob(
+            job,
+            [
+                jobs.history_row(job, "created", "dispatch", now, note="repair/urgent"),
+                jobs.assignment_row(number, "automatic", "T-1", "dispatch", None, {"a": [1]}, now),
+                jobs.history_row(job, "assigned", "dispatch", now, note=None),
+            ],
+        )
+
+    async with UnitOfWork(sessions) as uow:
+        await uow.session.execute(text("SELECT 1"))  # the transaction begun, as a handler's
+        await new_job("SR-2026-000001").write(uow.session)
+        by_session = new_job("SR-2026-000002")
+        uow.session.add_all([by_session.row, *by_session.records])
+        await uow.commit()
+
+    async with sessions() as session:
+        for table in ("jobs", "job_history", "assignments"):
+            rows = (await session.execute(text(f"SELECT * FROM {table} ORDER BY id"))).mappings()
+            found: dict[str, list[dict[str, Any]]] = {}
+            for row in rows:
+                values = {k: v for k, v in row.items() if k not in ("id", "request_no")}
+                found.setdefault(row["request_no"], []).append(values)
+            assert found["SR-2026-000001"] == found["SR-2026-000002"], table
+        whats = await session.execute(text("SELECT what FROM job_history ORDER BY id"))
+        assert [what for (what,) in whats][:2] == ["created", "assigned"]

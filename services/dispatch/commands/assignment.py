@@ -19,7 +19,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
 from services.dispatch.db.jobs import JobRepository
-from services.dispatch.db.models import JobRow
+from services.dispatch.db.models import AssignmentRow, JobHistoryRow, JobRow
+from services.dispatch.db.new_job import NewJob
 from services.dispatch.db.staff import DayLoads, Technicians
 from services.dispatch.domain.assignment import (
     HORIZON_DAYS,
@@ -177,7 +178,7 @@ async def assign_automatically(
     actor: str = SYSTEM,
     skip_if_busy: bool = False,
     releasing: tuple[str, date] | None = None,
-    fresh: JobRow | None = None,
+    fresh: NewJob | None = None,
 ) -> Outcome | None:
     """Inside the caller's transaction. None when the job is not waiting for a technician
     (or, with ``skip_if_busy``, another transaction is deciding it right now).
@@ -186,14 +187,34 @@ async def assign_automatically(
     back together with taking the new technician's day, in a consistent order (see
     ``DayLoads.move``), or alone when nobody fits.
 
-    ``fresh``: the job, when the caller's transaction has just created it (or filled in a
-    placeholder it holds locked): nobody else can decide it, and nobody can have declined
-    it, so neither is read again; it is written once, together with its assignment."""
+    ``fresh``: a job the caller's transaction has just created and not written: nobody else
+    can decide it, and nobody can have declined it, so neither is read; it is written once,
+    with the assignment's records, whatever the outcome."""
+    try:
+        return await _assign(
+            uow, settings, request_no, now, how, actor, skip_if_busy, releasing, fresh
+        )
+    finally:
+        if fresh is not None:
+            await fresh.write(uow.session)
+
+
+async def _assign(
+    uow: UnitOfWork,
+    settings: DispatchSettings,
+    request_no: str,
+    now: datetime,
+    how: str,
+    actor: str,
+    skip_if_busy: bool,
+    releasing: tuple[str, date] | None,
+    fresh: NewJob | None,
+) -> Outcome | None:
     started = time.perf_counter()
     jobs = JobRepository(uow.session)
     day_loads = DayLoads(uow.session)
     if fresh is not None:
-        job: JobRow | None = fresh
+        job: JobRow | None = fresh.row
         declined: frozenset[str] = frozenset()
     else:
         job = await jobs.get(request_no, lock=True, skip_locked=skip_if_busy)
@@ -203,21 +224,27 @@ async def assign_automatically(
         return None
     if fresh is None:
         declined = await jobs.declined_by(request_no)
-    # The reads of the decision need nothing the session holds unwritten (anything the job's
-    # rows depend on was written by the reads above), so it is not flushed before each: a
-    # fresh job is inserted once, assigned, after its technician's day is taken.
-    with uow.session.no_autoflush:
-        deciding, decision = await _decide(uow, job, settings, now, declined)
-        decision, taken = await _take_a_day(uow, deciding, decision, releasing)
+
+    def record(*rows: AssignmentRow | JobHistoryRow) -> None:
+        """With a fresh job, its rows are written together (see ``assign_automatically``)."""
+        if fresh is None:
+            uow.session.add_all(rows)
+        else:
+            fresh.records.extend(rows)
+
+    deciding, decision = await _decide(uow, job, settings, now, declined)
+    decision, taken = await _take_a_day(uow, deciding, decision, releasing)
     if taken:
         assert decision.winner is not None and decision.score is not None
         winner, day = decision.winner, decision.score.planned_day
         _give(job, winner, day, decision.score.earliest_arrival, now)
         explanation = decision.explanation()
-        await jobs.record_assignment(
-            request_no, how, winner.technician_id, actor, None, explanation, now
+        record(
+            jobs.assignment_row(
+                request_no, how, winner.technician_id, actor, None, explanation, now
+            ),
+            jobs.history_row(job, "assigned", actor, now, note=how),
         )
-        await jobs.note(job, "assigned", actor, now, note=how)
         await uow.publish(
             JobAssignedV1(
                 request_no=request_no,
@@ -251,8 +278,10 @@ async def assign_automatically(
         # Entering the queue is recorded and announced once; retries that fail again are not.
         job.unassignable_since = now
         job.updated_at = now
-        await jobs.record_assignment(request_no, how, None, actor, None, explanation, now)
-        await jobs.note(job, "unassignable", actor, now)
+        record(
+            jobs.assignment_row(request_no, how, None, actor, None, explanation, now),
+            jobs.history_row(job, "unassignable", actor, now),
+        )
         await uow.publish(
             JobUnassignableV1(
                 request_no=request_no,

@@ -8,6 +8,7 @@ from datetime import date, datetime
 from services.dispatch.commands.assignment import SYSTEM, assign_automatically, release_technician
 from services.dispatch.db.jobs import JobRepository
 from services.dispatch.db.models import JobRow
+from services.dispatch.db.new_job import NewJob
 from services.dispatch.db.staff import ServicePoints
 from services.dispatch.domain.arrival import ArrivalDue, arrival_due
 from services.dispatch.domain.assignment import great_circle_km
@@ -110,9 +111,10 @@ async def take_triaged(
         job.status = JobStatus.UNASSIGNED.value
         job.unassignable_since = None
         _forget_technician(job)
+    new = job is None
     if job is None:
+        # Not added to the session: written once, when assigned (see below).
         job = placeholder(triaged.request_no, now)
-        jobs.add(job)
     created = not job.kind
     job.kind, job.severity = triaged.kind, triaged.severity
     job.required_skill = triaged.product_line
@@ -138,13 +140,17 @@ async def take_triaged(
         )
         job.arrival_target, job.arrival_due_at = due.target, due.due_at
     job.updated_at = now
-    if not created:
-        await uow.session.flush()
-        await assign_automatically(uow, settings, triaged.request_no, now, releasing=releasing)
+    kind = f"{triaged.kind}/{triaged.severity}"
+    if new:
+        # Nobody else sees the job before this transaction commits, nor can have declined
+        # it: it is written once, with its history and its assignment (see db.new_job).
+        fresh = NewJob(job, [jobs.history_row(job, "created", SYSTEM, now, note=kind)])
+        await assign_automatically(uow, settings, triaged.request_no, now, fresh=fresh)
         return
-    await jobs.note(job, "created", SYSTEM, now, note=f"{triaged.kind}/{triaged.severity}")
-    # A new job (or a placeholder this transaction holds locked): written once, assigned.
-    await assign_automatically(uow, settings, triaged.request_no, now, fresh=job)
+    await uow.session.flush()
+    if created:
+        await jobs.note(job, "created", SYSTEM, now, note=kind)
+    await assign_automatically(uow, settings, triaged.request_no, now, releasing=releasing)
 
 
 def _forget_technician(job: JobRow) -> None:

@@ -42,16 +42,26 @@ class JobRepository:
         note: str | None = None,
         technician_id: str | None = None,
     ) -> None:
-        self._session.add(
-            JobHistoryRow(
-                request_no=job.request_no,
-                status=job.status,
-                what=what,
-                actor=actor,
-                note=note,
-                technician_id=technician_id or job.technician_id,
-                at=at,
-            )
+        self._session.add(self.history_row(job, what, actor, at, note, technician_id))
+
+    @staticmethod
+    def history_row(
+        job: JobRow,
+        what: str,
+        actor: str,
+        at: datetime,
+        note: str | None = None,
+        technician_id: str | None = None,
+    ) -> JobHistoryRow:
+        """The row ``note`` adds: the job as it is now."""
+        return JobHistoryRow(
+            request_no=job.request_no,
+            status=job.status,
+            what=what,
+            actor=actor,
+            note=note,
+            technician_id=technician_id or job.technician_id,
+            at=at,
         )
 
     async def history(self, request_no: str) -> list[JobHistoryRow]:
@@ -81,15 +91,28 @@ class JobRepository:
         at: datetime,
     ) -> None:
         self._session.add(
-            AssignmentRow(
-                request_no=request_no,
-                how=how,
-                technician_id=technician_id,
-                actor=actor,
-                reason=reason,
-                explanation=explanation,
-                decided_at=at,
-            )
+            self.assignment_row(request_no, how, technician_id, actor, reason, explanation, at)
+        )
+
+    @staticmethod
+    def assignment_row(
+        request_no: str,
+        how: str,
+        technician_id: str | None,
+        actor: str,
+        reason: str | None,
+        explanation: dict[str, Any],
+        at: datetime,
+    ) -> AssignmentRow:
+        """The row ``record_assignment`` adds."""
+        return AssignmentRow(
+            request_no=request_no,
+            how=how,
+            technician_id=technician_id,
+            actor=actor,
+            reason=reason,
+            explanation=explanation,
+            decided_at=at,
         )
 
     async def assignments(self, request_no: str) -> list[AssignmentRow]:
