@@ -29,6 +29,7 @@ from services.dispatch.domain.assignment import Base, Candidate
 from services.dispatch.domain.calendar import WorkingHours
 from services.dispatch.domain.candidate_pool import CandidatePool
 from services.dispatch.domain.staffing import ServicePointIn, TechnicianIn
+from shared.db.prepared import HotStatement
 
 
 def skills_column(skills: list[str]) -> str:
@@ -316,12 +317,14 @@ class DayLoads:
         loads: dict[str, dict[date, int]] = {}
         if not technician_ids:
             return loads
-        if self._session.bind.dialect.name == "postgresql":
-            # One array parameter: the same statement text (and prepared plan) for any count.
-            statement, ids = _LOADS_OF_ANY, technician_ids
-        else:
-            statement, ids = _LOADS_OF_EACH, technician_ids
-        rows = await self._session.execute(statement, {"ids": ids, "first": first, "last": last})
+        # On PostgreSQL one array parameter: the same statement text (and prepared plan) for
+        # any count.
+        statement = (
+            _LOADS_OF_ANY if self._session.bind.dialect.name == "postgresql" else _LOADS_OF_EACH
+        )
+        rows = await statement.execute(
+            self._session, {"ids": technician_ids, "first": first, "last": last}
+        )
         for tid, day, jobs in rows:
             loads.setdefault(tid, {})[day] = jobs
         return loads
@@ -371,10 +374,10 @@ class DayLoads:
                 await self.release(*releasing)
             return full
         if releasing is None:
-            counted = await self._session.execute(
-                _TAKE_EXISTING, {"tid": technician_id, "on_day": day, "limit": limit}
+            counted = await _TAKE_EXISTING.execute(
+                self._session, {"tid": technician_id, "on_day": day, "limit": limit}
             )
-            if counted.first() is not None:
+            if counted:
                 return None
         steps = [(technician_id, day, True)]
         if releasing is not None:
@@ -407,15 +410,18 @@ class DayLoads:
 
 
 # Statements of every assignment, built once: building one costs SQLAlchemy more CPU than
-# looking its compiled form up.
+# looking its compiled form up. The hottest are run by asyncpg itself when the session holds
+# nothing (a triaged request's new job is not in it: see db.new_job, shared.db.prepared).
 _LOADS: Table = TechnicianDayLoadRow.__table__  # type: ignore[assignment]
 _LOAD_COLUMNS = select(_LOADS.c.technician_id, _LOADS.c.day, _LOADS.c.jobs)
 _IN_WINDOW = (_LOADS.c.day >= bindparam("first"), _LOADS.c.day <= bindparam("last"))
-_LOADS_OF_ANY = _LOAD_COLUMNS.where(
-    _LOADS.c.technician_id == any_(bindparam("ids", type_=ARRAY(String(40)))), *_IN_WINDOW
+_LOADS_OF_ANY = HotStatement(
+    _LOAD_COLUMNS.where(
+        _LOADS.c.technician_id == any_(bindparam("ids", type_=ARRAY(String(40)))), *_IN_WINDOW
+    )
 )
-_LOADS_OF_EACH = _LOAD_COLUMNS.where(
-    _LOADS.c.technician_id.in_(bindparam("ids", expanding=True)), *_IN_WINDOW
+_LOADS_OF_EACH = HotStatement(
+    _LOAD_COLUMNS.where(_LOADS.c.technician_id.in_(bindparam("ids", expanding=True)), *_IN_WINDOW)
 )
 _THE_DAY = (
     _LOADS.c.technician_id == bindparam("tid"),
@@ -439,7 +445,7 @@ def _upsert_taking(insert: Callable[[Table], postgresql.Insert | sqlite.Insert])
 
 _TAKE_PG = _upsert_taking(postgresql.insert)
 _TAKE_SQLITE = _upsert_taking(sqlite.insert)
-_TAKE_EXISTING = (
+_TAKE_EXISTING = HotStatement(
     update(_LOADS)
     .where(*_THE_DAY, _LOADS.c.jobs < bindparam("limit"))
     .values(jobs=_LOADS.c.jobs + 1)
