@@ -243,14 +243,25 @@ def _plain_choose_nearest(
 def _same_ranking(fast: Ranking, plain: Ranking, rng: random.Random) -> None:
     assert fast.excluded == plain.excluded
     assert list(fast.excluded_reasons.items()) == list(plain.excluded_reasons.items())
-    # Read as a decision reads it (a slice, one entry, the length), before it is all built.
-    assert len(fast.passing) == len(plain.passing)
+    # Read as a decision reads it (a slice, one entry, the length), before it is all built,
+    # and as any list is read.
+    length = len(plain.passing)
+    assert len(fast.passing) == length
     for _ in range(3):
-        start = rng.randint(0, len(plain.passing))
-        stop = rng.randint(start, len(plain.passing) + 2)
+        start = rng.randint(0, length)
+        stop = rng.randint(start, length + 2)
         assert fast.passing[start:stop] == plain.passing[start:stop]
-        if start < len(plain.passing):
+        if start < length:
             assert fast.passing[start] == plain.passing[start]
+        anyhow = slice(
+            rng.choice([None, rng.randint(-length - 2, length + 2)]),
+            rng.choice([None, rng.randint(-length - 2, length + 2)]),
+            rng.choice([None, 1, 3, -1, -2]),
+        )
+        assert fast.passing[anyhow] == plain.passing[anyhow]
+        if length:
+            at = rng.randint(-length, length - 1)
+            assert fast.passing[at] == plain.passing[at]
     assert list(fast.passing) == plain.passing
     # The very candidates, not equal copies.
     assert all(a[2] is b[2] for a, b in zip(fast.passing, plain.passing, strict=True))

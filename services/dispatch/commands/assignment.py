@@ -190,13 +190,13 @@ async def assign_automatically(
     ``fresh``: a job the caller's transaction has just created and not written: nobody else
     can decide it, and nobody can have declined it, so neither is read; it is written once,
     with the assignment's records, whatever the outcome."""
-    try:
-        return await _assign(
-            uow, settings, request_no, now, how, actor, skip_if_busy, releasing, fresh
-        )
-    finally:
-        if fresh is not None:
-            await fresh.write(uow.session)
+    outcome = await _assign(
+        uow, settings, request_no, now, how, actor, skip_if_busy, releasing, fresh
+    )
+    if fresh is not None:
+        # Not on an error: the transaction is rolled back, with nothing of the job to undo.
+        await fresh.write(uow.session)
+    return outcome
 
 
 async def _assign(

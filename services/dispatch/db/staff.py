@@ -82,9 +82,6 @@ class _StaffCache:
 
 
 _CACHE = _StaffCache()
-# _STAFF_READS_DO_NOT_FLUSH: the cache's reads (fingerprint, points, candidates) come in the
-# middle of other work, e.g. a triaged request's job being filled in; they do not flush it.
-# Staff changes are flushed where they are made (``put``), so there is nothing they need.
 
 
 def forget_candidates() -> None:
@@ -382,10 +379,7 @@ class DayLoads:
         steps = [(technician_id, day, True)]
         if releasing is not None:
             steps.append((*releasing, False))
-        # On the connection, not the session: the session would flush what it holds first
-        # (a fresh job is written after its day is taken, see assign_automatically).
-        connection = await self._session.connection()
-        savepoint = await connection.begin_nested()
+        savepoint = await self._session.begin_nested()
         for step_technician, step_day, is_taking in sorted(steps):
             if not is_taking:
                 await self.release(step_technician, step_day)

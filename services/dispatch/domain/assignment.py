@@ -219,7 +219,9 @@ class FirstArrivals:
 
     def __init__(self, now: datetime) -> None:
         self.now = now
-        self._first: dict[tuple[int, date, timedelta], datetime | None] = {}
+        # (id of the calendar, day, travel) → (the calendar, the answer): calendars are
+        # not hashable; the one kept makes sure the id still names it.
+        self._first: dict[tuple[int, date, timedelta], tuple[WorkingHours, datetime | None]] = {}
         self._days: dict[tuple[object, datetime], date] = {}
 
     def local_day(self, hours: WorkingHours, at: datetime) -> date:
@@ -230,17 +232,17 @@ class FirstArrivals:
         return day
 
     def first(self, hours: WorkingHours, day: date, travel: timedelta) -> datetime | None:
-        # The calendar is alive as long as the candidates deciding: its id is its key.
         key = (id(hours), day, travel)
-        if key in self._first:
-            return self._first[key]
+        known = self._first.get(key)
+        if known is not None and known[0] is hours:
+            return known[1]
         found = None
         for begins, ends in hours.spans_on(day):
             arrives = max(begins, self.now) + travel
             if arrives <= ends:
                 found = arrives
                 break
-        self._first[key] = found
+        self._first[key] = (hours, found)
         return found
 
 
@@ -368,7 +370,6 @@ class Shortlisted:
     needs_more: bool
 
 
-# A calendar answer for one technician and job, kept while the technician's loads stand.
 class Shortlisting:
     """One job's decision among the nearest passing candidates, made as the shortlist
     grows. ``advance(size)`` decides among the first ``size``, going on from where the

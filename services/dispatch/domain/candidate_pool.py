@@ -11,8 +11,8 @@ the same distance have their technicians merged by id, as the sort would. The ru
 depend on the job (declined it; outside its region where a distance is unknown) are checked
 per technician only where they can exclude anyone.
 
-``CandidatePool.rank`` returns exactly what ``rank`` returns for the pool's candidates, in the same
-order (tests compare the two over many random jobs and technicians).
+``CandidatePool.rank`` returns exactly what ``rank`` returns for the pool's candidates, in
+the same order (tests compare the two over many random jobs and technicians).
 """
 
 from __future__ import annotations
@@ -89,9 +89,19 @@ class _NearestFirst(Sequence[Entry]):
 
     def __getitem__(self, index: int | slice) -> Entry | list[Entry]:
         if isinstance(index, slice):
-            self._build_to(index.indices(self._length)[1])
-        else:
-            self._build_to(index + 1 if index >= 0 else self._length)
+            start, stop, step = index.indices(self._length)
+            if step < 0:
+                self._build_to(self._length)
+                return self._built[index]
+            # Bounds taken against the whole length (not what is built so far): with a
+            # positive step they are 0 <= start, stop <= length.
+            self._build_to(stop)
+            return self._built[start:stop:step]
+        if index < 0:
+            index += self._length
+            if index < 0:
+                raise IndexError("candidate index out of range")
+        self._build_to(index + 1)
         return self._built[index]
 
     def __iter__(self) -> Iterator[Entry]:
