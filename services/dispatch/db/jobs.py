@@ -11,11 +11,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.dispatch.db.models import AssignmentRow, JobHistoryRow, JobRow
 from services.dispatch.domain.job import OPEN, JobStatus
 
-# Every assignment reads its job: the statements are built once (building one costs
-# SQLAlchemy more CPU than looking up its compiled form).
+# Every assignment reads its job and who declined it: the statements are built once
+# (building one costs SQLAlchemy more CPU than looking up its compiled form).
 _JOB = select(JobRow).where(JobRow.request_no == bindparam("request_no"))
 _JOB_LOCKED = _JOB.with_for_update().execution_options(populate_existing=True)
 _JOB_SKIP_LOCKED = _JOB.with_for_update(skip_locked=True).execution_options(populate_existing=True)
+_DECLINED = select(JobHistoryRow.technician_id).where(
+    JobHistoryRow.request_no == bindparam("request_no"), JobHistoryRow.what == "declined"
+)
 
 
 class JobRepository:
@@ -73,11 +76,7 @@ class JobRepository:
         return list(rows.scalars())
 
     async def declined_by(self, request_no: str) -> frozenset[str]:
-        rows = await self._session.execute(
-            select(JobHistoryRow.technician_id).where(
-                JobHistoryRow.request_no == request_no, JobHistoryRow.what == "declined"
-            )
-        )
+        rows = await self._session.execute(_DECLINED, {"request_no": request_no})
         return frozenset(tid for (tid,) in rows if tid)
 
     async def record_assignment(
