@@ -6,7 +6,7 @@ through the savepoint and the upsert, and a full day is still never exceeded."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -16,6 +16,7 @@ from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from services.dispatch.app import DEFINITION as DISPATCH
+from services.dispatch.commands.assignment import assign_automatically
 from services.dispatch.commands.intake_jobs import Triaged, placeholder, take_triaged
 from services.dispatch.db.jobs import JobRepository
 from services.dispatch.db.new_job import NewJob
@@ -67,11 +68,13 @@ def triaged(number: str) -> Triaged:
     )  # fmt: skip
 
 
-async def handled(
-    engine: AsyncEngine, sessions: async_sessionmaker[AsyncSession], number: str
+async def statements_of(
+    engine: AsyncEngine,
+    sessions: async_sessionmaker[AsyncSession],
+    work: Callable[[UnitOfWork], Awaitable[object]],
 ) -> list[str]:
-    """The statements one triaged event runs, in order: through SQLAlchemy, and those
-    asyncpg runs itself (``shared.db.prepared``; each passes its error translation once)."""
+    """The statements one transaction runs, in order: through SQLAlchemy, and those asyncpg
+    runs itself (``shared.db.prepared``; each passes its error translation once)."""
     statements: list[str] = []
 
     def seen(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
@@ -87,12 +90,23 @@ async def handled(
     prepared._translated = seen_by_driver  # type: ignore[assignment]
     try:
         async with UnitOfWork(sessions) as uow:
-            await take_triaged(uow, DispatchSettings(), triaged(number), datetime.now(UTC))
+            await work(uow)
             await uow.commit()
     finally:
         prepared._translated = translated  # type: ignore[assignment]
         event.remove(engine.sync_engine, "before_cursor_execute", seen)
     return statements
+
+
+async def handled(
+    engine: AsyncEngine, sessions: async_sessionmaker[AsyncSession], number: str
+) -> list[str]:
+    """The statements of one triaged event."""
+    return await statements_of(
+        engine,
+        sessions,
+        lambda uow: take_triaged(uow, DispatchSettings(), triaged(number), datetime.now(UTC)),
+    )
 
 
 async def test_a_new_job_is_written_once_and_its_day_taken_by_one_update(
@@ -138,6 +152,33 @@ async def test_a_new_job_is_written_once_and_its_day_taken_by_one_update(
         ("SR-2026-000003", "created"),
         ("SR-2026-000003", "unassignable"),
     ]
+
+    # A day given back, the waiting job is assigned (it is written already): the job
+    # updated, its history and assignment record inserted together.
+    async with sessions() as session:
+        day = (await session.execute(text("SELECT day FROM technician_day_loads"))).scalar_one()
+        await DayLoads(session).release("T-1", day)
+        await session.commit()
+    again = await statements_of(
+        engine,
+        sessions,
+        lambda uow: assign_automatically(
+            uow, DispatchSettings(), "SR-2026-000003", datetime.now(UTC)
+        ),
+    )
+    written = [s for s in again if s.startswith(("INSERT", "WITH", "UPDATE jobs"))]
+    assert [s.split(" SET ")[0] for s in written if s.startswith("UPDATE jobs")] == ["UPDATE jobs"]
+    records = [s for s in written if "INSERT INTO" in s and "outbox" not in s]
+    assert len(records) == 1, records
+    assert "INSERT INTO job_history" in records[0] and "INSERT INTO assignments" in records[0]
+    async with sessions() as session:
+        history = await session.execute(
+            text(
+                "SELECT what, technician_id FROM job_history"
+                " WHERE request_no = 'SR-2026-000003' ORDER BY id"
+            )
+        )
+        assert [tuple(row) for row in history][-1] == ("assigned", "T-1")
 
 
 async def test_a_day_is_taken_only_under_its_limit_with_or_without_a_row(

@@ -20,7 +20,7 @@ from datetime import UTC, date, datetime, timedelta
 
 from services.dispatch.db.jobs import JobRepository
 from services.dispatch.db.models import AssignmentRow, JobHistoryRow, JobRow
-from services.dispatch.db.new_job import NewJob
+from services.dispatch.db.new_job import NewJob, insert_together
 from services.dispatch.db.staff import DayLoads, Technicians
 from services.dispatch.domain.assignment import (
     HORIZON_DAYS,
@@ -225,10 +225,10 @@ async def _assign(
     if fresh is None:
         declined = await jobs.declined_by(request_no)
 
-    def record(*rows: AssignmentRow | JobHistoryRow) -> None:
-        """With a fresh job, its rows are written together (see ``assign_automatically``)."""
+    async def record(*rows: AssignmentRow | JobHistoryRow) -> None:
+        """In one statement: with a fresh job, with it (see ``assign_automatically``)."""
         if fresh is None:
-            uow.session.add_all(rows)
+            await insert_together(uow.session, rows)
         else:
             fresh.records.extend(rows)
 
@@ -239,7 +239,7 @@ async def _assign(
         winner, day = decision.winner, decision.score.planned_day
         _give(job, winner, day, decision.score.earliest_arrival, now)
         explanation = decision.explanation()
-        record(
+        await record(
             jobs.assignment_row(
                 request_no, how, winner.technician_id, actor, None, explanation, now
             ),
@@ -278,7 +278,7 @@ async def _assign(
         # Entering the queue is recorded and announced once; retries that fail again are not.
         job.unassignable_since = now
         job.updated_at = now
-        record(
+        await record(
             jobs.assignment_row(request_no, how, None, actor, None, explanation, now),
             jobs.history_row(job, "unassignable", actor, now),
         )

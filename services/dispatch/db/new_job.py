@@ -1,11 +1,12 @@
 """A triaged request's new job, written once together with the rows that go with it (its
-history so far, its assignment record).
+history so far, its assignment record); and an assignment's records for a job already
+written, together too.
 
 Nobody else can see a job before the transaction that inserts it commits, and nobody can
 have declined it: it needs no lock and no reading back, only writing. Its rows are the ORM
 rows (JobRow, JobHistoryRow, AssignmentRow), built as usual but never added to the session.
-On PostgreSQL they are inserted by one statement (the job and the history as common table
-expressions of the last insert), run by asyncpg itself when the session holds nothing
+On PostgreSQL they are inserted by one statement (all tables but the last as common table
+expressions of the last one's insert), run by asyncpg itself when the session holds nothing
 (``shared.db.prepared``): one round trip and none of the unit of work's bookkeeping, instead
 of three inserts flushed by it. Elsewhere (SQLite) they are added to the session, as always.
 
@@ -15,6 +16,7 @@ keep their column defaults.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -41,26 +43,31 @@ class NewJob:
         if self.written:
             return
         self.written = True
-        rows: list[Base] = [self.row, *self.records]
-        if session.get_bind().dialect.name != "postgresql":
-            session.add_all(rows)
-            return
-        groups = _groups(rows)
-        shape: Shape = tuple((table, len(values), keys) for table, keys, values in groups)
-        statement = _STATEMENTS.get(shape)
-        if statement is None:
-            statement = _STATEMENTS[shape] = HotStatement(_statement(groups))
-        params: dict[str, Any] = {}
-        for g, (_table, keys, values) in enumerate(groups):
-            for r, row_values in enumerate(values):
-                params.update({f"g{g}_{r}_{key}": row_values[key] for key in keys})
-        await statement.execute(session, params)
+        await insert_together(session, [self.row, *self.records])
+
+
+async def insert_together(session: AsyncSession, rows: Sequence[Base]) -> None:
+    """New rows of dispatch's jobs, history and assignments, in one statement on PostgreSQL
+    (the session's pending changes, if any, flushed first as before any statement)."""
+    if session.get_bind().dialect.name != "postgresql":
+        session.add_all(rows)
+        return
+    groups = _groups(rows)
+    shape: Shape = tuple((table, len(values), keys) for table, keys, values in groups)
+    statement = _STATEMENTS.get(shape)
+    if statement is None:
+        statement = _STATEMENTS[shape] = HotStatement(_statement(groups))
+    params: dict[str, Any] = {}
+    for g, (_table, keys, values) in enumerate(groups):
+        for r, row_values in enumerate(values):
+            params.update({f"g{g}_{r}_{key}": row_values[key] for key in keys})
+    await statement.execute(session, params)
 
 
 Group = tuple[str, tuple[str, ...], list[dict[str, Any]]]
 
 
-def _groups(rows: list[Base]) -> list[Group]:
+def _groups(rows: Sequence[Base]) -> list[Group]:
     """The rows of each table in one multi-row insert, in the order given: a table's ids
     follow its rows' order (the parts of one statement run in no given order)."""
     groups: dict[str, Group] = {}
