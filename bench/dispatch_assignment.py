@@ -7,11 +7,14 @@ PostgreSQL (goal: p95 ≤ 20 ms), and dispatch's CPU for it. Prints its figures;
 It creates a scratch database beside the admin URL's, migrates it like production, fills it,
 and drops it at the end. Two measurements, on the same filled database:
 
-- ``assign``: ``assign_automatically`` + commit for fresh jobs (inserted beforehand, outside
-  the timing): the decision alone.
+- ``assign``: ``assign_automatically`` + commit for jobs inserted beforehand, outside the
+  timing: the decision alone, on a job already written (as the queue's retries, a
+  dispatcher's assign or a decline find it).
 - ``handler``: what dispatch's consumer does with one ``intake.request.triaged.v2`` (the
   broker left out): the envelope parsed and the event validated, the inbox row, the handler
-  (the job created, its arrival due time, the assignment), the commit.
+  (the job created, its arrival due time, the assignment), the commit. The work behind
+  ``e2e_assign_p99_ms_at_200rps``; the relay publishing ``dispatch.job.assigned`` is not in
+  it.
 
 Each prints p50/p95/p99/max of the wall time, dispatch's CPU per operation (this process's
 user + system time over the timed rounds / rounds: PostgreSQL's own work is not in it), and
