@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from functools import cache
+from functools import cache, lru_cache
 
 from pydantic import Field, model_validator
 from pydantic_settings import SettingsConfigDict
@@ -49,7 +49,7 @@ class DispatchSettings(ServiceSettings):
         return self
 
     def service_hours(self) -> WorkingHours:
-        return WorkingHours.parse(self.calendar_zone, self.working_hours, self.holidays)
+        return _service_hours(self.calendar_zone, self.working_hours, self.holidays)
 
     def arrival_targets(self) -> ArrivalTargets:
         return ArrivalTargets(
@@ -68,6 +68,13 @@ class DispatchSettings(ServiceSettings):
     @property
     def repeat_window(self) -> timedelta:
         return timedelta(days=self.repeat_repair_days)
+
+
+@lru_cache(maxsize=16)
+def _service_hours(zone: str, working_hours: str, holidays: str) -> WorkingHours:
+    # Asked for on every assignment and arrival due time: parsed once, and the calendar's
+    # own memory of its days (``WorkingHours.spans_on``) is kept with it.
+    return WorkingHours.parse(zone, working_hours, holidays)
 
 
 @cache

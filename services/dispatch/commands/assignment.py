@@ -15,11 +15,12 @@ import logging
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
 from services.dispatch.db.jobs import JobRepository
-from services.dispatch.db.models import JobRow
+from services.dispatch.db.models import AssignmentRow, JobHistoryRow, JobRow
+from services.dispatch.db.new_job import NewJob, insert_together
 from services.dispatch.db.staff import DayLoads, Technicians
 from services.dispatch.domain.assignment import (
     HORIZON_DAYS,
@@ -28,10 +29,9 @@ from services.dispatch.domain.assignment import (
     Exclusion,
     JobNeeds,
     Ranking,
-    choose_nearest,
+    Shortlisting,
     earliest_slot,
     great_circle_km_or_none,
-    rank,
 )
 from services.dispatch.domain.job import JobStatus
 from services.dispatch.metrics import ASSIGNMENT_SECONDS, ASSIGNMENTS, UNASSIGNABLE
@@ -79,6 +79,18 @@ class _Deciding:
     size: int
     first_day: date
     last_day: date
+    now: datetime
+    speed_kmh: float
+    shortlisting: Shortlisting = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.shortlisting = Shortlisting(self.needs, self.ranking, self.now, self.speed_kmh)
+
+    def found_full(self, technician_id: str, day: date, jobs: int) -> None:
+        """Another instance filled the technician's day since the loads were read (rare):
+        the shortlist is looked at again from the start with that day's count."""
+        self.loads.setdefault(technician_id, {})[day] = jobs
+        self.__post_init__()
 
 
 async def _decide(
@@ -95,37 +107,33 @@ async def _decide(
         if job.arrival_due_at is not None and job.arrival_due_at > now
         else today + timedelta(days=HORIZON_DAYS)  # no due time, or past it: look ahead
     )
-    candidates = await Technicians(uow.session).candidates(
-        job.required_skill, settings.calendar_zone
-    )
+    pool = await Technicians(uow.session).pool(job.required_skill, settings.calendar_zone)
     needs = _needs(job, declined)
     deciding = _Deciding(
-        needs, rank(needs, candidates, today), {}, SHORTLIST, today, max(today, last)
-    )
-    return deciding, await _choose(uow, deciding, settings, now)
+        needs, pool.rank(needs, today), {}, SHORTLIST, today, max(today, last), now,
+        settings.travel_speed_kmh,
+    )  # fmt: skip
+    return deciding, await _choose(uow, deciding)
 
 
-async def _choose(
-    uow: UnitOfWork, deciding: _Deciding, settings: DispatchSettings, now: datetime
-) -> Decision:
-    """Nearest first: read the loads of the nearest few, widen only if they cannot decide."""
+async def _choose(uow: UnitOfWork, deciding: _Deciding) -> Decision:
+    """Nearest first: read the loads of the nearest few, widen only if they cannot decide
+    (and then read only the loads of those not already farther than someone who fits)."""
     day_loads = DayLoads(uow.session)
     while True:
         unread = [
-            c.technician_id
-            for _d, _k, c in deciding.ranking.passing[: deciding.size]
-            if c.technician_id not in deciding.loads
+            tid
+            for tid in deciding.shortlisting.needing_loads(deciding.size)
+            if tid not in deciding.loads
         ]
-        for tid, loads in (
-            await day_loads.of_technicians(unread, deciding.first_day, deciding.last_day)
-        ).items():
-            deciding.loads[tid] = loads
-        for tid in unread:
-            deciding.loads.setdefault(tid, {})
-        shortlisted = choose_nearest(
-            deciding.needs, deciding.ranking, deciding.size, deciding.loads, now,
-            settings.travel_speed_kmh,
-        )  # fmt: skip
+        if unread:
+            for tid, loads in (
+                await day_loads.of_technicians(unread, deciding.first_day, deciding.last_day)
+            ).items():
+                deciding.loads[tid] = loads
+            for tid in unread:
+                deciding.loads.setdefault(tid, {})
+        shortlisted = deciding.shortlisting.advance(deciding.size, deciding.loads)
         if not shortlisted.needs_more:
             return shortlisted.decision
         deciding.size *= 4
@@ -143,6 +151,24 @@ def _give(job: JobRow, winner: Candidate, day: date, arrival: datetime, now: dat
     job.updated_at = now
 
 
+async def _take_a_day(
+    uow: UnitOfWork, deciding: _Deciding, decision: Decision, releasing: tuple[str, date] | None
+) -> tuple[Decision, bool]:
+    """The winner's day taken (True), or the decision that could not take one."""
+    day_loads = DayLoads(uow.session)
+    for _ in range(MAX_RECHOICES):
+        if decision.winner is None or decision.score is None:
+            return decision, False
+        winner, day = decision.winner, decision.score.planned_day
+        full = await day_loads.move(winner.technician_id, day, winner.max_jobs_per_day, releasing)
+        if full is None:
+            return decision, True
+        # Another instance filled the day since we read the loads: choose again.
+        deciding.found_full(winner.technician_id, day, full)
+        decision = await _choose(uow, deciding)
+    return decision, False
+
+
 async def assign_automatically(
     uow: UnitOfWork,
     settings: DispatchSettings,
@@ -152,39 +178,73 @@ async def assign_automatically(
     actor: str = SYSTEM,
     skip_if_busy: bool = False,
     releasing: tuple[str, date] | None = None,
+    fresh: NewJob | None = None,
 ) -> Outcome | None:
     """Inside the caller's transaction. None when the job is not waiting for a technician
     (or, with ``skip_if_busy``, another transaction is deciding it right now).
 
     ``releasing``: the day the previous technician gives back (after a decline). It is given
     back together with taking the new technician's day, in a consistent order (see
-    ``DayLoads.move``), or alone when nobody fits."""
+    ``DayLoads.move``), or alone when nobody fits.
+
+    ``fresh``: a job the caller's transaction has just created and not written: nobody else
+    can decide it, and nobody can have declined it, so neither is read; it is written once,
+    with the assignment's records, whatever the outcome."""
+    outcome = await _assign(
+        uow, settings, request_no, now, how, actor, skip_if_busy, releasing, fresh
+    )
+    if fresh is not None:
+        # Not on an error: the transaction is rolled back, with nothing of the job to undo.
+        await fresh.write(uow.session)
+    return outcome
+
+
+async def _assign(
+    uow: UnitOfWork,
+    settings: DispatchSettings,
+    request_no: str,
+    now: datetime,
+    how: str,
+    actor: str,
+    skip_if_busy: bool,
+    releasing: tuple[str, date] | None,
+    fresh: NewJob | None,
+) -> Outcome | None:
     started = time.perf_counter()
     jobs = JobRepository(uow.session)
     day_loads = DayLoads(uow.session)
-    job = await jobs.get(request_no, lock=True, skip_locked=skip_if_busy)
+    if fresh is not None:
+        job: JobRow | None = fresh.row
+        declined: frozenset[str] = frozenset()
+    else:
+        job = await jobs.get(request_no, lock=True, skip_locked=skip_if_busy)
     if job is None or job.status != JobStatus.UNASSIGNED.value or not job.kind:
         if releasing is not None:
             await day_loads.release(*releasing)
         return None
-    declined = await jobs.declined_by(request_no)
+    if fresh is None:
+        declined = await jobs.declined_by(request_no)
+
+    async def record(*rows: AssignmentRow | JobHistoryRow) -> None:
+        """In one statement: with a fresh job, with it (see ``assign_automatically``)."""
+        if fresh is None:
+            await insert_together(uow.session, rows)
+        else:
+            fresh.records.extend(rows)
+
     deciding, decision = await _decide(uow, job, settings, now, declined)
-    for _ in range(MAX_RECHOICES):
-        if decision.winner is None or decision.score is None:
-            break
+    decision, taken = await _take_a_day(uow, deciding, decision, releasing)
+    if taken:
+        assert decision.winner is not None and decision.score is not None
         winner, day = decision.winner, decision.score.planned_day
-        full = await day_loads.move(winner.technician_id, day, winner.max_jobs_per_day, releasing)
-        if full is not None:
-            # Another instance filled the day since we read the loads: choose again.
-            deciding.loads.setdefault(winner.technician_id, {})[day] = full
-            decision = await _choose(uow, deciding, settings, now)
-            continue
         _give(job, winner, day, decision.score.earliest_arrival, now)
         explanation = decision.explanation()
-        await jobs.record_assignment(
-            request_no, how, winner.technician_id, actor, None, explanation, now
+        await record(
+            jobs.assignment_row(
+                request_no, how, winner.technician_id, actor, None, explanation, now
+            ),
+            jobs.history_row(job, "assigned", actor, now, note=how),
         )
-        await jobs.note(job, "assigned", actor, now, note=how)
         await uow.publish(
             JobAssignedV1(
                 request_no=request_no,
@@ -218,8 +278,10 @@ async def assign_automatically(
         # Entering the queue is recorded and announced once; retries that fail again are not.
         job.unassignable_since = now
         job.updated_at = now
-        await jobs.record_assignment(request_no, how, None, actor, None, explanation, now)
-        await jobs.note(job, "unassignable", actor, now)
+        await record(
+            jobs.assignment_row(request_no, how, None, actor, None, explanation, now),
+            jobs.history_row(job, "unassignable", actor, now),
+        )
         await uow.publish(
             JobUnassignableV1(
                 request_no=request_no,

@@ -8,6 +8,7 @@ from datetime import date, datetime
 from services.dispatch.commands.assignment import SYSTEM, assign_automatically, release_technician
 from services.dispatch.db.jobs import JobRepository
 from services.dispatch.db.models import JobRow
+from services.dispatch.db.new_job import NewJob
 from services.dispatch.db.staff import ServicePoints
 from services.dispatch.domain.arrival import ArrivalDue, arrival_due
 from services.dispatch.domain.assignment import great_circle_km
@@ -55,7 +56,7 @@ async def due_for(
     start: datetime,
 ) -> ArrivalDue:
     """From the nearest service point (with coordinates) or the one covering the region."""
-    points = await ServicePoints(uow.session).all()
+    points = await ServicePoints(uow.session).places()
     distance: float | None = None
     zone: str | None = None
     if latitude is not None and longitude is not None:
@@ -68,7 +69,7 @@ async def due_for(
             distance = great_circle_km(latitude, longitude, nearest.latitude, nearest.longitude)  # type: ignore[arg-type]
             zone = nearest.zone
     if distance is None and region:
-        covering = [p for p in points if region in p.covers_regions.split(",")]
+        covering = [p for p in points if region in p.covers_regions]
         own = [p for p in covering if p.region == region]
         zone = (own or covering)[0].zone if covering else None
     return arrival_due(start, distance, zone, settings.arrival_targets(), settings.service_hours())
@@ -110,9 +111,10 @@ async def take_triaged(
         job.status = JobStatus.UNASSIGNED.value
         job.unassignable_since = None
         _forget_technician(job)
+    new = job is None
     if job is None:
+        # Not added to the session: written once, when assigned (see below).
         job = placeholder(triaged.request_no, now)
-        jobs.add(job)
     created = not job.kind
     job.kind, job.severity = triaged.kind, triaged.severity
     job.required_skill = triaged.product_line
@@ -138,9 +140,16 @@ async def take_triaged(
         )
         job.arrival_target, job.arrival_due_at = due.target, due.due_at
     job.updated_at = now
+    kind = f"{triaged.kind}/{triaged.severity}"
+    if new:
+        # Nobody else sees the job before this transaction commits, nor can have declined
+        # it: it is written once, with its history and its assignment (see db.new_job).
+        fresh = NewJob(job, [jobs.history_row(job, "created", SYSTEM, now, note=kind)])
+        await assign_automatically(uow, settings, triaged.request_no, now, fresh=fresh)
+        return
     await uow.session.flush()
     if created:
-        await jobs.note(job, "created", SYSTEM, now, note=f"{triaged.kind}/{triaged.severity}")
+        await jobs.note(job, "created", SYSTEM, now, note=kind)
     await assign_automatically(uow, settings, triaged.request_no, now, releasing=releasing)
 
 

@@ -5,11 +5,20 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import case, func, select
+from sqlalchemy import bindparam, case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.dispatch.db.models import AssignmentRow, JobHistoryRow, JobRow
 from services.dispatch.domain.job import OPEN, JobStatus
+
+# Every assignment reads its job and who declined it: the statements are built once
+# (building one costs SQLAlchemy more CPU than looking up its compiled form).
+_JOB = select(JobRow).where(JobRow.request_no == bindparam("request_no"))
+_JOB_LOCKED = _JOB.with_for_update().execution_options(populate_existing=True)
+_JOB_SKIP_LOCKED = _JOB.with_for_update(skip_locked=True).execution_options(populate_existing=True)
+_DECLINED = select(JobHistoryRow.technician_id).where(
+    JobHistoryRow.request_no == bindparam("request_no"), JobHistoryRow.what == "declined"
+)
 
 
 class JobRepository:
@@ -20,12 +29,9 @@ class JobRepository:
         self, request_no: str, lock: bool = False, skip_locked: bool = False
     ) -> JobRow | None:
         """``skip_locked``: None when another transaction holds the job (PostgreSQL)."""
-        statement = select(JobRow).where(JobRow.request_no == request_no)
-        if lock:
-            statement = statement.with_for_update(skip_locked=skip_locked).execution_options(
-                populate_existing=True
-            )
-        return (await self._session.execute(statement)).scalar_one_or_none()
+        statement = _JOB if not lock else _JOB_SKIP_LOCKED if skip_locked else _JOB_LOCKED
+        found = await self._session.execute(statement, {"request_no": request_no})
+        return found.scalar_one_or_none()
 
     def add(self, row: JobRow) -> None:
         self._session.add(row)
@@ -39,16 +45,26 @@ class JobRepository:
         note: str | None = None,
         technician_id: str | None = None,
     ) -> None:
-        self._session.add(
-            JobHistoryRow(
-                request_no=job.request_no,
-                status=job.status,
-                what=what,
-                actor=actor,
-                note=note,
-                technician_id=technician_id or job.technician_id,
-                at=at,
-            )
+        self._session.add(self.history_row(job, what, actor, at, note, technician_id))
+
+    @staticmethod
+    def history_row(
+        job: JobRow,
+        what: str,
+        actor: str,
+        at: datetime,
+        note: str | None = None,
+        technician_id: str | None = None,
+    ) -> JobHistoryRow:
+        """The row ``note`` adds: the job as it is now."""
+        return JobHistoryRow(
+            request_no=job.request_no,
+            status=job.status,
+            what=what,
+            actor=actor,
+            note=note,
+            technician_id=technician_id or job.technician_id,
+            at=at,
         )
 
     async def history(self, request_no: str) -> list[JobHistoryRow]:
@@ -60,11 +76,7 @@ class JobRepository:
         return list(rows.scalars())
 
     async def declined_by(self, request_no: str) -> frozenset[str]:
-        rows = await self._session.execute(
-            select(JobHistoryRow.technician_id).where(
-                JobHistoryRow.request_no == request_no, JobHistoryRow.what == "declined"
-            )
-        )
+        rows = await self._session.execute(_DECLINED, {"request_no": request_no})
         return frozenset(tid for (tid,) in rows if tid)
 
     async def record_assignment(
@@ -78,15 +90,28 @@ class JobRepository:
         at: datetime,
     ) -> None:
         self._session.add(
-            AssignmentRow(
-                request_no=request_no,
-                how=how,
-                technician_id=technician_id,
-                actor=actor,
-                reason=reason,
-                explanation=explanation,
-                decided_at=at,
-            )
+            self.assignment_row(request_no, how, technician_id, actor, reason, explanation, at)
+        )
+
+    @staticmethod
+    def assignment_row(
+        request_no: str,
+        how: str,
+        technician_id: str | None,
+        actor: str,
+        reason: str | None,
+        explanation: dict[str, Any],
+        at: datetime,
+    ) -> AssignmentRow:
+        """The row ``record_assignment`` adds."""
+        return AssignmentRow(
+            request_no=request_no,
+            how=how,
+            technician_id=technician_id,
+            actor=actor,
+            reason=reason,
+            explanation=explanation,
+            decided_at=at,
         )
 
     async def assignments(self, request_no: str) -> list[AssignmentRow]:

@@ -2,18 +2,34 @@
 
 from __future__ import annotations
 
+import math
 import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from functools import lru_cache
 
-from sqlalchemy import ARRAY, String, and_, any_, bindparam, func, select, update
+from sqlalchemy import (
+    ARRAY,
+    Executable,
+    String,
+    Table,
+    and_,
+    any_,
+    bindparam,
+    func,
+    select,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.dispatch.db.models import ServicePointRow, TechnicianDayLoadRow, TechnicianRow
 from services.dispatch.domain.assignment import Base, Candidate
 from services.dispatch.domain.calendar import WorkingHours
+from services.dispatch.domain.candidate_pool import CandidatePool
 from services.dispatch.domain.staffing import ServicePointIn, TechnicianIn
+from shared.db.prepared import HotStatement
 
 
 def skills_column(skills: list[str]) -> str:
@@ -35,15 +51,79 @@ def _hours(zone: str, shifts: str, leave: str) -> WorkingHours:
     return WorkingHours.parse(zone, shifts, leave)
 
 
-# (skill, zone) → (fingerprint, when checked, candidates); per process. The fingerprint is
-# re-read from the database at most every FINGERPRINT_SECONDS, so a change made by another
-# instance is seen within that; this process's own changes clear the cache at once.
+@dataclass(frozen=True)
+class ServicePointPlace:
+    """Where a service point is and what it serves: what an arrival due time is measured
+    from (see commands.intake_jobs.due_for)."""
+
+    id: str
+    region: str
+    latitude: float | None
+    longitude: float | None
+    zone: str
+    covers_regions: tuple[str, ...]
+
+
+# The staff as every assignment reads it, kept per process: the service points and, per
+# (skill, zone), the candidates arranged in a pool. The fingerprint is re-read from the
+# database at most every FINGERPRINT_SECONDS, so a change made by another instance is seen
+# within that; this process's own changes clear the cache at once.
 FINGERPRINT_SECONDS = 1.0
-_CANDIDATES: dict[tuple[str | None, str], tuple[tuple[object, ...], float, list[Candidate]]] = {}
+# Pools kept at most (skills × zones in use); then the cache starts again.
+KEPT_POOLS = 64
+
+
+@dataclass
+class _StaffCache:
+    fingerprint: tuple[object, ...] | None = None
+    checked: float = -math.inf
+    places: tuple[ServicePointPlace, ...] | None = None
+    pools: dict[tuple[str | None, str], CandidatePool] = field(default_factory=dict)
+
+
+_CACHE = _StaffCache()
 
 
 def forget_candidates() -> None:
-    _CANDIDATES.clear()
+    global _CACHE
+    _CACHE = _StaffCache()
+
+
+# _STAFF_READS_DO_NOT_FLUSH: the cache's reads (fingerprint, points, candidates) come in the
+# middle of other work, e.g. a triaged request's job being filled in; they do not flush it.
+# Staff changes are flushed where they are made (``put``), so there is nothing they need.
+
+
+async def _current(session: AsyncSession) -> _StaffCache:
+    """The cache, emptied first if the technicians or service points changed."""
+    cache = _CACHE
+    checked = time.monotonic()
+    if checked - cache.checked < FINGERPRINT_SECONDS:
+        return cache
+    with session.no_autoflush:  # see _STAFF_READS_DO_NOT_FLUSH
+        fingerprint = await _fingerprint(session)
+    if _CACHE is not cache:  # forgotten meanwhile
+        return _CACHE
+    if fingerprint != cache.fingerprint:
+        cache.places = None
+        cache.pools.clear()
+    cache.fingerprint, cache.checked = fingerprint, checked
+    return cache
+
+
+async def _fingerprint(session: AsyncSession) -> tuple[object, ...]:
+    """Changes whenever a technician or service point is added or changed."""
+    row = (
+        await session.execute(
+            select(
+                select(func.count()).select_from(TechnicianRow).scalar_subquery(),
+                select(func.max(TechnicianRow.updated_at)).scalar_subquery(),
+                select(func.count()).select_from(ServicePointRow).scalar_subquery(),
+                select(func.max(ServicePointRow.updated_at)).scalar_subquery(),
+            )
+        )
+    ).one()
+    return tuple(row)
 
 
 class ServicePoints:
@@ -56,6 +136,26 @@ class ServicePoints:
     async def all(self) -> list[ServicePointRow]:
         rows = await self._session.execute(select(ServicePointRow).order_by(ServicePointRow.id))
         return list(rows.scalars())
+
+    async def places(self) -> tuple[ServicePointPlace, ...]:
+        """Every point by id, as ``all`` reads them; kept in the process like the candidates
+        (every triaged request measures its arrival due time from them)."""
+        cache = await _current(self._session)
+        if cache.places is None:
+            with self._session.no_autoflush:  # see _STAFF_READS_DO_NOT_FLUSH
+                rows = await self.all()
+            cache.places = tuple(
+                ServicePointPlace(
+                    id=row.id,
+                    region=row.region,
+                    latitude=row.latitude,
+                    longitude=row.longitude,
+                    zone=row.zone,
+                    covers_regions=tuple(row.covers_regions.split(",")),
+                )
+                for row in rows
+            )
+        return cache.places
 
     async def put(self, point: ServicePointIn, now: datetime) -> bool:
         """True when created."""
@@ -117,45 +217,30 @@ class Technicians:
 
     async def count_without_skill(self, skill: str) -> int:
         statement = select(func.count()).where(~TechnicianRow.skills.contains(f",{skill},"))
-        return int((await self._session.execute(statement)).scalar_one())
-
-    async def _fingerprint(self) -> tuple[object, ...]:
-        """Changes whenever a technician or service point is added or changed."""
-        row = (
-            await self._session.execute(
-                select(
-                    select(func.count()).select_from(TechnicianRow).scalar_subquery(),
-                    select(func.max(TechnicianRow.updated_at)).scalar_subquery(),
-                    select(func.count()).select_from(ServicePointRow).scalar_subquery(),
-                    select(func.max(ServicePointRow.updated_at)).scalar_subquery(),
-                )
-            )
-        ).one()
-        return tuple(row)
+        with self._session.no_autoflush:  # see _STAFF_READS_DO_NOT_FLUSH
+            return int((await self._session.execute(statement)).scalar_one())
 
     async def candidates(self, skill: str | None, zone: str) -> list[Candidate]:
-        """Technicians who could take a job needing ``skill``, with their home point. This runs
-        for every assignment, so the list is kept in the process and read again only when
-        the technicians or service points changed (in any instance: the fingerprint is read
-        from the database each time)."""
-        cached = _CANDIDATES.get((skill, zone))
-        checked = time.monotonic()
-        if cached is not None and checked - cached[1] < FINGERPRINT_SECONDS:
-            return cached[2]
-        fingerprint = await self._fingerprint()
-        if cached is not None and cached[0] == fingerprint:
-            _CANDIDATES[(skill, zone)] = (fingerprint, checked, cached[2])
-            return cached[2]
-        found = await self._load_candidates(skill, zone)
-        if len(_CANDIDATES) > 64:
-            _CANDIDATES.clear()
-        _CANDIDATES[(skill, zone)] = (fingerprint, checked, found)
+        """Technicians who could take a job needing ``skill``, with their home point."""
+        return list((await self.pool(skill, zone)).candidates)
+
+    async def pool(self, skill: str | None, zone: str) -> CandidatePool:
+        """``candidates`` arranged for ranking. This runs for every assignment, so the pool
+        is kept in the process and read again only when the technicians or service points
+        changed (in any instance: see ``_current``)."""
+        cache = await _current(self._session)
+        found = cache.pools.get((skill, zone))
+        if found is None:
+            with self._session.no_autoflush:  # see _STAFF_READS_DO_NOT_FLUSH
+                found = CandidatePool(await self._load_candidates(skill, zone))
+            if len(cache.pools) >= KEPT_POOLS:
+                cache.pools.clear()
+            cache.pools[(skill, zone)] = found
         return found
 
     async def candidate(self, technician_id: str, skill: str | None, zone: str) -> Candidate | None:
         """The technician as a candidate for a job needing ``skill`` (None: lacks it)."""
-        found = await self.candidates(skill, zone)
-        return next((c for c in found if c.technician_id == technician_id), None)
+        return (await self.pool(skill, zone)).find(technician_id)
 
     async def _load_candidates(self, skill: str | None, zone: str) -> list[Candidate]:
         statement = select(
@@ -229,22 +314,13 @@ class DayLoads:
         loads: dict[str, dict[date, int]] = {}
         if not technician_ids:
             return loads
-        column = TechnicianDayLoadRow.technician_id
-        if self._session.bind.dialect.name == "postgresql":
-            # One array parameter: the same statement text (and prepared plan) for any count.
-            among = column == any_(bindparam("ids", technician_ids, type_=ARRAY(String(40))))
-        else:
-            among = column.in_(technician_ids)
-        rows = await self._session.execute(
-            select(
-                TechnicianDayLoadRow.technician_id,
-                TechnicianDayLoadRow.day,
-                TechnicianDayLoadRow.jobs,
-            ).where(
-                among,
-                TechnicianDayLoadRow.day >= first,
-                TechnicianDayLoadRow.day <= last,
-            )
+        # On PostgreSQL one array parameter: the same statement text (and prepared plan) for
+        # any count.
+        statement = (
+            _LOADS_OF_ANY if self._session.bind.dialect.name == "postgresql" else _LOADS_OF_EACH
+        )
+        rows = await statement.execute(
+            self._session, {"ids": technician_ids, "first": first, "last": last}
         )
         for tid, day, jobs in rows:
             loads.setdefault(tid, {})[day] = jobs
@@ -260,25 +336,14 @@ class DayLoads:
         the condition against the committed count. A full day is left unlocked, so a
         decision moves on to the next technician without holding one row while waiting for
         another (no deadlock between two deciders)."""
-        table = TechnicianDayLoadRow.__table__
         dialect = self._session.bind.dialect.name
-        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-        statement = insert(table).values(technician_id=technician_id, day=day, jobs=1)
+        statement = _TAKE_PG if dialect == "postgresql" else _TAKE_SQLITE
         taken = await self._session.execute(
-            statement.on_conflict_do_update(
-                index_elements=[table.c.technician_id, table.c.day],
-                set_={"jobs": table.c.jobs + 1},
-                where=table.c.jobs < limit,
-            ).returning(table.c.jobs)
+            statement, {"tid": technician_id, "on_day": day, "limit": limit}
         )
         if taken.first() is not None:
             return None
-        found = await self._session.execute(
-            select(TechnicianDayLoadRow.jobs).where(
-                TechnicianDayLoadRow.technician_id == technician_id,
-                TechnicianDayLoadRow.day == day,
-            )
-        )
+        found = await self._session.execute(_JOBS_ON_DAY, {"tid": technician_id, "on_day": day})
         return int(found.scalar_one())
 
     async def move(
@@ -293,12 +358,24 @@ class DayLoads:
         (technician id, day) order, inside a savepoint that is rolled back when the day is
         full — which also frees the full day's row, locked by the conditional upsert. So
         two declines swapping technicians wait for each other instead of deadlocking. On
-        SQLite a writer holds the whole database: no order is needed, only take first."""
+        SQLite a writer holds the whole database: no order is needed, only take first.
+
+        With nothing to give back, the day is first taken by a conditional UPDATE, which
+        locks the row only when it counts the job (an UPDATE whose condition fails, even
+        after waiting for another taker's commit, locks nothing): one statement instead of
+        a savepoint, the upsert and its release. Only a day without a row yet, or a full
+        one, goes on to the savepoint."""
         if self._session.bind.dialect.name != "postgresql":
             full = await self.take(technician_id, day, limit)
             if full is None and releasing is not None:
                 await self.release(*releasing)
             return full
+        if releasing is None:
+            counted = await _TAKE_EXISTING.execute(
+                self._session, {"tid": technician_id, "on_day": day, "limit": limit}
+            )
+            if counted:
+                return None
         steps = [(technician_id, day, True)]
         if releasing is not None:
             steps.append((*releasing, False))
@@ -315,15 +392,7 @@ class DayLoads:
         return None
 
     async def release(self, technician_id: str, day: date) -> None:
-        await self._session.execute(
-            update(TechnicianDayLoadRow)
-            .where(
-                TechnicianDayLoadRow.technician_id == technician_id,
-                TechnicianDayLoadRow.day == day,
-                TechnicianDayLoadRow.jobs > 0,
-            )
-            .values(jobs=TechnicianDayLoadRow.jobs - 1)
-        )
+        await self._session.execute(_RELEASE, {"tid": technician_id, "on_day": day})
 
     async def today(self, day: date) -> dict[str, int]:
         rows = await self._session.execute(
@@ -332,3 +401,49 @@ class DayLoads:
             )
         )
         return {tid: jobs for tid, jobs in rows}
+
+
+# Statements of every assignment, built once: building one costs SQLAlchemy more CPU than
+# looking its compiled form up. The hottest are run by asyncpg itself when the session holds
+# nothing (a triaged request's new job is not in it: see db.new_job, shared.db.prepared).
+_LOADS: Table = TechnicianDayLoadRow.__table__  # type: ignore[assignment]
+_LOAD_COLUMNS = select(_LOADS.c.technician_id, _LOADS.c.day, _LOADS.c.jobs)
+_IN_WINDOW = (_LOADS.c.day >= bindparam("first"), _LOADS.c.day <= bindparam("last"))
+_LOADS_OF_ANY = HotStatement(
+    _LOAD_COLUMNS.where(
+        _LOADS.c.technician_id == any_(bindparam("ids", type_=ARRAY(String(40)))), *_IN_WINDOW
+    )
+)
+_LOADS_OF_EACH = HotStatement(
+    _LOAD_COLUMNS.where(_LOADS.c.technician_id.in_(bindparam("ids", expanding=True)), *_IN_WINDOW)
+)
+_THE_DAY = (
+    _LOADS.c.technician_id == bindparam("tid"),
+    _LOADS.c.day == bindparam("on_day"),
+)
+
+
+def _upsert_taking(insert: Callable[[Table], postgresql.Insert | sqlite.Insert]) -> Executable:
+    """One more job on the day unless it is full (see ``DayLoads.take``)."""
+    return (
+        insert(_LOADS)
+        .values(technician_id=bindparam("tid"), day=bindparam("on_day"), jobs=1)
+        .on_conflict_do_update(
+            index_elements=[_LOADS.c.technician_id, _LOADS.c.day],
+            set_={"jobs": _LOADS.c.jobs + 1},
+            where=_LOADS.c.jobs < bindparam("limit"),
+        )
+        .returning(_LOADS.c.jobs)
+    )
+
+
+_TAKE_PG = _upsert_taking(postgresql.insert)
+_TAKE_SQLITE = _upsert_taking(sqlite.insert)
+_TAKE_EXISTING = HotStatement(
+    update(_LOADS)
+    .where(*_THE_DAY, _LOADS.c.jobs < bindparam("limit"))
+    .values(jobs=_LOADS.c.jobs + 1)
+    .returning(_LOADS.c.jobs)
+)
+_JOBS_ON_DAY = select(_LOADS.c.jobs).where(*_THE_DAY)
+_RELEASE = update(_LOADS).where(*_THE_DAY, _LOADS.c.jobs > 0).values(jobs=_LOADS.c.jobs - 1)

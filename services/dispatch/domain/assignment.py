@@ -27,16 +27,18 @@ from __future__ import annotations
 
 import heapq
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from enum import StrEnum
+from functools import cached_property
 
 from services.dispatch.domain.calendar import WorkingHours
 
 EARTH_RADIUS_KM = 6371.0088
 # Without a due time, a technician is looked for this many days ahead.
 HORIZON_DAYS = 14
+ONE_DAY = timedelta(days=1)
 # How many candidates an explanation lists one by one (all are counted by reason).
 EXPLAINED_CANDIDATES = 30
 
@@ -161,7 +163,7 @@ class Decision:
         }
 
 
-def _distance(job: JobNeeds, base: Base) -> float | None:
+def distance_from_base(job: JobNeeds, base: Base) -> float | None:
     if None in (job.latitude, job.longitude, base.latitude, base.longitude):
         return None
     return great_circle_km(job.latitude, job.longitude, base.latitude, base.longitude)  # type: ignore[arg-type]
@@ -176,19 +178,29 @@ def great_circle_km_or_none(job: JobNeeds | object, candidate: Candidate) -> flo
     return great_circle_km(latitude, longitude, base.latitude, base.longitude)  # type: ignore[arg-type]
 
 
-def _cheap_exclusion(job: JobNeeds, candidate: Candidate, today: date) -> Exclusion | None:
+def standing_exclusion(candidate: Candidate, today: date, skill: str | None) -> Exclusion | None:
+    """The rules that hold whatever the job, for jobs needing ``skill`` on ``today``."""
     if not candidate.active:
         return Exclusion.INACTIVE
     if candidate.certified_until is None or candidate.certified_until < today:
         return Exclusion.CERTIFICATE_EXPIRED
-    if job.skill is not None and job.skill not in candidate.skills:
+    if skill is not None and skill not in candidate.skills:
         return Exclusion.MISSING_SKILL
+    return None
+
+
+def job_exclusion(job: JobNeeds, candidate: Candidate) -> Exclusion | None:
+    """The rules that depend on the job itself (checked after ``standing_exclusion``)."""
     if candidate.technician_id in job.declined_by:
         return Exclusion.DECLINED
     has_coordinates = job.latitude is not None and candidate.base.latitude is not None
     if not has_coordinates and job.region and job.region not in candidate.base.covers_regions:
         return Exclusion.OUTSIDE_REGION
     return None
+
+
+def _cheap_exclusion(job: JobNeeds, candidate: Candidate, today: date) -> Exclusion | None:
+    return standing_exclusion(candidate, today, job.skill) or job_exclusion(job, candidate)
 
 
 @dataclass(frozen=True)
@@ -199,6 +211,41 @@ class Slot:
     kept_for_urgent: tuple[date, ...] = ()
 
 
+class FirstArrivals:
+    """When someone can first be there on a day, for one decision (one ``now``): the first
+    shift span of the day that the travel still fits in. That depends on the calendar,
+    the day and the travel time only, not on whose loads: technicians sharing a calendar
+    and a home point share it, so one decision works each out once."""
+
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+        # (id of the calendar, day, travel) → (the calendar, the answer): calendars are
+        # not hashable; the one kept makes sure the id still names it.
+        self._first: dict[tuple[int, date, timedelta], tuple[WorkingHours, datetime | None]] = {}
+        self._days: dict[tuple[object, datetime], date] = {}
+
+    def local_day(self, hours: WorkingHours, at: datetime) -> date:
+        key = (hours.zone, at)
+        day = self._days.get(key)
+        if day is None:
+            day = self._days[key] = hours.local_day(at)
+        return day
+
+    def first(self, hours: WorkingHours, day: date, travel: timedelta) -> datetime | None:
+        key = (id(hours), day, travel)
+        known = self._first.get(key)
+        if known is not None and known[0] is hours:
+            return known[1]
+        found = None
+        for begins, ends in hours.spans_on(day):
+            arrives = max(begins, self.now) + travel
+            if arrives <= ends:
+                found = arrives
+                break
+        self._first[key] = (hours, found)
+        return found
+
+
 def earliest_slot(
     candidate: Candidate,
     now: datetime,
@@ -206,46 +253,52 @@ def earliest_slot(
     due: datetime | None,
     loads: Mapping[date, int],
     urgent: bool = True,
+    arrivals: FirstArrivals | None = None,
 ) -> Slot | Exclusion:
     """The first moment the technician can be there, within a shift, on a day under the
     limit, before the due time; or why there is none. A due time already past no longer
     excludes anyone: the breach is recorded, and the job still needs the earliest visit.
 
     An ordinary job (``urgent=False``) passes over a day's last free slot while a later day
-    with more room still fits; only if none does it takes the earliest last slot."""
+    with more room still fits; only if none does it takes the earliest last slot.
+
+    ``arrivals``: shared by the calls of one decision (same ``now``)."""
+    if arrivals is None or arrivals.now != now:
+        arrivals = FirstArrivals(now)
     if due is not None and due <= now:
         due = None
     hours = candidate.hours
-    day = hours.local_day(now)
-    last_day = hours.local_day(due) if due is not None else day + timedelta(days=HORIZON_DAYS)
+    limit = candidate.max_jobs_per_day
+    day = arrivals.local_day(hours, now)
+    last_day = (
+        arrivals.local_day(hours, due) if due is not None else day + timedelta(days=HORIZON_DAYS)
+    )
     limit_hit = False
     last_slot: Slot | None = None
     kept: list[date] = []
     while day <= last_day:
-        for begins, ends in hours.spans_on(day):
-            departs = max(begins, now)
-            arrives = departs + travel
-            if arrives > ends:
-                continue
+        # Only the day's first span the travel fits in counts: a day at its limit is
+        # passed over whole.
+        arrives = arrivals.first(hours, day, travel)
+        if arrives is not None:
             if due is not None and arrives > due:
                 if last_slot is not None:
                     return last_slot
                 return (
                     Exclusion.DAILY_LIMIT_REACHED
                     if limit_hit
-                    else (Exclusion.NO_WORKING_TIME_BEFORE_DUE)
+                    else Exclusion.NO_WORKING_TIME_BEFORE_DUE
                 )
             load = loads.get(day, 0)
-            if load >= candidate.max_jobs_per_day:
+            if load >= limit:
                 limit_hit = True
-                break
-            if not urgent and load == candidate.max_jobs_per_day - 1:
+            elif not urgent and load == limit - 1:
                 # Kept for an urgent job unless nothing later fits this one.
                 last_slot = last_slot or Slot(arrives, day)
                 kept.append(day)
-                break
-            return Slot(arrives, day, tuple(kept))
-        day += timedelta(days=1)
+            else:
+                return Slot(arrives, day, tuple(kept))
+        day += ONE_DAY
     if last_slot is not None:
         return last_slot
     return Exclusion.DAILY_LIMIT_REACHED if limit_hit else Exclusion.NO_WORKING_TIME_BEFORE_DUE
@@ -257,7 +310,22 @@ class Ranking:
     rest nearest first (distance 0 when unknown, i.e. they cover the region)."""
 
     excluded: list[Considered]
-    passing: list[tuple[float, float | None, Candidate]]
+    # (nearness, distance, candidate); any sequence: a pool builds it as far as it is read.
+    passing: Sequence[tuple[float, float | None, Candidate]]
+    # ``excluded_reasons`` when the ranker counted them already.
+    counted: dict[str, int] | None = field(default=None, compare=False)
+
+    @cached_property
+    def excluded_reasons(self) -> dict[str, int]:
+        """How many were excluded for each reason, reasons in the order first met (a
+        decision may be made several times over one ranking: counted once)."""
+        if self.counted is not None:
+            return self.counted
+        reasons: dict[str, int] = {}
+        for entry in self.excluded:
+            if entry.excluded is not None:
+                reasons[entry.excluded.value] = reasons.get(entry.excluded.value, 0) + 1
+        return reasons
 
 
 # A located job and a home point without coordinates (it covers the job's region): the
@@ -265,7 +333,7 @@ class Ranking:
 UNKNOWN_DISTANCE_KM = 100_000.0
 
 
-def _nearness(job: JobNeeds, distance: float | None) -> float:
+def nearness(job: JobNeeds, distance: float | None) -> float:
     """Sort key, nearest first; a job without coordinates has every candidate at 0."""
     if distance is not None:
         return distance
@@ -273,6 +341,9 @@ def _nearness(job: JobNeeds, distance: float | None) -> float:
 
 
 def rank(job: JobNeeds, candidates: Iterable[Candidate], today: date) -> Ranking:
+    """Every candidate checked and all sorted: the rules as written. Assignments rank in a
+    ``CandidatePool`` (domain.candidate_pool), which returns the same at a fraction of the
+    cost."""
     excluded: list[Considered] = []
     passing: list[tuple[float, float | None, Candidate]] = []
     # Technicians share few home points: one distance per point.
@@ -280,13 +351,13 @@ def rank(job: JobNeeds, candidates: Iterable[Candidate], today: date) -> Ranking
     for candidate in candidates:
         point = candidate.base.service_point_id
         if point not in distances:
-            distances[point] = _distance(job, candidate.base)
+            distances[point] = distance_from_base(job, candidate.base)
         distance = distances[point]
         reason = _cheap_exclusion(job, candidate, today)
         if reason is not None:
             excluded.append(Considered(candidate.technician_id, candidate.name, distance, reason))
         else:
-            passing.append((_nearness(job, distance), distance, candidate))
+            passing.append((nearness(job, distance), distance, candidate))
     passing.sort(key=lambda entry: (entry[0], entry[2].technician_id))
     return Ranking(excluded, passing)
 
@@ -299,6 +370,111 @@ class Shortlisted:
     needs_more: bool
 
 
+class Shortlisting:
+    """One job's decision among the nearest passing candidates, made as the shortlist
+    grows. ``advance(size)`` decides among the first ``size``, going on from where the
+    previous call stopped: candidates are looked at in order, each once, so a shortlist
+    widened from 40 to 160 looks at 120 more, not 160 again, and decides as if it had
+    looked at all 160 at once.
+
+    Only the candidates it will look at need their loads read (``needing_loads``): once
+    someone fits, everyone farther is counted as such without their calendar."""
+
+    def __init__(self, job: JobNeeds, ranking: Ranking, now: datetime, speed_kmh: float) -> None:
+        self.job, self.ranking, self.now, self.speed_kmh = job, ranking, now, speed_kmh
+        self._considered = list(ranking.excluded)
+        self._reasons = dict(ranking.excluded_reasons)
+        self._fitting: list[tuple[tuple[object, ...], Candidate, ScoreParts]] = []
+        self._nearest_fit: float | None = None  # rounded to 0.1 km, as distances compare
+        self._done = 0
+        self._arrivals = FirstArrivals(now)
+        # Technicians share few home points, hence few distances: each rounded (round()
+        # costs more than a lookup), and turned into a travel time, once.
+        self._rounded: dict[float, float] = {}
+        self._travels: dict[float | None, tuple[int, timedelta]] = {}
+
+    def _near(self, distance: float) -> float:
+        near = self._rounded.get(distance)
+        if near is None:
+            near = self._rounded[distance] = round(distance, 1)
+        return near
+
+    def needing_loads(self, size: int) -> list[str]:
+        """The technicians among the first ``size`` whose loads ``advance`` will read."""
+        nearest_fit = self._nearest_fit
+        return [
+            candidate.technician_id
+            for distance, _known, candidate in self.ranking.passing[self._done : size]
+            if nearest_fit is None or self._near(distance) <= nearest_fit
+        ]
+
+    def advance(self, size: int, loads: Mapping[str, Mapping[date, int]]) -> Shortlisted:
+        """Decide among the ``size`` nearest; ``loads`` must cover ``needing_loads(size)``."""
+        if size < self._done:
+            raise ValueError(f"the shortlist already holds {self._done}, not {size}")
+        job, considered, reasons = self.job, self._considered, self._reasons
+        passing = self.ranking.passing
+        for distance, known, candidate in passing[self._done : size]:
+            near = self._near(distance)
+            if self._nearest_fit is not None and near > self._nearest_fit:
+                self._exclude(Considered(
+                    candidate.technician_id, candidate.name, known, Exclusion.FARTHER_THAN_WINNER
+                ))  # fmt: skip
+                continue
+            travel = self._travels.get(known)
+            if travel is None:
+                speed = self.speed_kmh
+                minutes = math.ceil((known or 0.0) / speed * 60) if speed > 0 else 0
+                travel = self._travels[known] = (minutes, timedelta(minutes=minutes))
+            own_loads = loads.get(candidate.technician_id, {})
+            slot = earliest_slot(
+                candidate, self.now, travel[1], job.arrival_due_at, own_loads,
+                urgent=job.urgent, arrivals=self._arrivals,
+            )  # fmt: skip
+            if isinstance(slot, Exclusion):
+                self._exclude(Considered(candidate.technician_id, candidate.name, known, slot))
+                continue
+            arrives, day = slot.arrives, slot.day
+            load = own_loads.get(day, 0)
+            score = ScoreParts(
+                distance_km=known,
+                travel_minutes=travel[0],
+                load_that_day=load,
+                max_jobs_per_day=candidate.max_jobs_per_day,
+                planned_day=day,
+                earliest_arrival=arrives,
+                urgent=job.urgent,
+                kept_for_urgent=slot.kept_for_urgent,
+            )
+            considered.append(
+                Considered(candidate.technician_id, candidate.name, known, None, score)
+            )
+            if self._nearest_fit is None:
+                self._nearest_fit = near
+            self._fitting.append(((near, load, arrives, candidate.technician_id), candidate, score))
+        self._done = max(self._done, min(size, len(passing)))
+
+        beyond = max(0, len(passing) - size)
+        nearest_fit = self._nearest_fit
+        needs_more = bool(beyond) and (
+            nearest_fit is None or self._near(passing[size][0]) <= nearest_fit
+        )
+        decided = dict(reasons)
+        if beyond and nearest_fit is not None:
+            # Those beyond the shortlist are farther still: counted, not listed one by one.
+            farther = Exclusion.FARTHER_THAN_WINNER.value
+            decided[farther] = decided.get(farther, 0) + beyond
+        if not self._fitting:
+            return Shortlisted(Decision(None, None, list(considered), decided, beyond), needs_more)
+        _key, winner, score = min(self._fitting, key=lambda item: item[0])
+        return Shortlisted(Decision(winner, score, list(considered), decided, beyond), needs_more)
+
+    def _exclude(self, entry: Considered) -> None:
+        self._considered.append(entry)
+        reason = entry.excluded.value  # type: ignore[union-attr]
+        self._reasons[reason] = self._reasons.get(reason, 0) + 1
+
+
 def choose_nearest(
     job: JobNeeds,
     ranking: Ranking,
@@ -308,63 +484,7 @@ def choose_nearest(
     speed_kmh: float,
 ) -> Shortlisted:
     """Decide among the ``size`` nearest passing candidates; ``loads`` must cover them."""
-    considered = list(ranking.excluded)
-    fitting: list[tuple[tuple[object, ...], Candidate, ScoreParts]] = []
-    nearest_fit: float | None = None
-    shortlist, rest = ranking.passing[:size], ranking.passing[size:]
-    for distance, known, candidate in shortlist:
-        if nearest_fit is not None and round(distance, 1) > round(nearest_fit, 1):
-            considered.append(
-                Considered(
-                    candidate.technician_id, candidate.name, known, Exclusion.FARTHER_THAN_WINNER
-                )
-            )
-            continue
-        travel_minutes = math.ceil((known or 0.0) / speed_kmh * 60) if speed_kmh > 0 else 0
-        own_loads = loads.get(candidate.technician_id, {})
-        slot = earliest_slot(
-            candidate,
-            now,
-            timedelta(minutes=travel_minutes),
-            job.arrival_due_at,
-            own_loads,
-            urgent=job.urgent,
-        )
-        if isinstance(slot, Exclusion):
-            considered.append(Considered(candidate.technician_id, candidate.name, known, slot))
-            continue
-        arrives, day = slot.arrives, slot.day
-        load = own_loads.get(day, 0)
-        score = ScoreParts(
-            distance_km=known,
-            travel_minutes=travel_minutes,
-            load_that_day=load,
-            max_jobs_per_day=candidate.max_jobs_per_day,
-            planned_day=day,
-            earliest_arrival=arrives,
-            urgent=job.urgent,
-            kept_for_urgent=slot.kept_for_urgent,
-        )
-        considered.append(Considered(candidate.technician_id, candidate.name, known, None, score))
-        nearest_fit = distance if nearest_fit is None else nearest_fit
-        fitting.append(
-            ((round(distance, 1), load, arrives, candidate.technician_id), candidate, score)
-        )
-    needs_more = bool(rest) and (
-        nearest_fit is None or round(rest[0][0], 1) <= round(nearest_fit, 1)
-    )
-    reasons: dict[str, int] = {}
-    for entry in considered:
-        if entry.excluded is not None:
-            reasons[entry.excluded.value] = reasons.get(entry.excluded.value, 0) + 1
-    if rest and nearest_fit is not None:
-        # Those beyond the shortlist are farther still: counted, not listed one by one.
-        farther = Exclusion.FARTHER_THAN_WINNER.value
-        reasons[farther] = reasons.get(farther, 0) + len(rest)
-    if not fitting:
-        return Shortlisted(Decision(None, None, considered, reasons, len(rest)), needs_more)
-    _key, winner, score = min(fitting, key=lambda item: item[0])
-    return Shortlisted(Decision(winner, score, considered, reasons, len(rest)), needs_more)
+    return Shortlisting(job, ranking, now, speed_kmh).advance(size, loads)
 
 
 def choose(

@@ -4,7 +4,6 @@ off: a technician's shifts and leave, and the hours arrival targets are counted 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -72,11 +71,20 @@ def parse_days_off(text: str) -> frozenset[date]:
     return frozenset(days)
 
 
+Spans = tuple[tuple[datetime, datetime], ...]
+# Days whose spans one calendar keeps (see ``WorkingHours.spans_on``); then it starts again.
+REMEMBERED_DAYS = 64
+
+
 @dataclass(frozen=True)
 class WorkingHours:
     zone: ZoneInfo
     week: dict[int, tuple[tuple[time, time], ...]]
     days_off: frozenset[date] = field(default_factory=frozenset)
+    # Day → its spans. An assignment asks each nearby technician's calendar about the same
+    # few days, and technicians share few calendars: building the zone-aware datetimes once
+    # per calendar and day saves most of a calendar check.
+    _spans: dict[date, Spans] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     @classmethod
     def parse(cls, zone: str, shifts: str, days_off: str = "") -> WorkingHours:
@@ -89,17 +97,27 @@ class WorkingHours:
     def local_day(self, at: datetime) -> date:
         return at.astimezone(self.zone).date()
 
-    def spans_on(self, day: date) -> Iterator[tuple[datetime, datetime]]:
+    def spans_on(self, day: date) -> Spans:
+        """The day's working spans, in the calendar's zone (none on a day off)."""
+        spans = self._spans.get(day)
+        if spans is None:
+            if len(self._spans) >= REMEMBERED_DAYS:
+                self._spans.clear()
+            spans = self._spans[day] = self._build_spans(day)
+        return spans
+
+    def _build_spans(self, day: date) -> Spans:
         if day in self.days_off:
-            return
-        for start, end in self.week.get(day.weekday(), ()):
-            begins = datetime.combine(day, start, self.zone)
-            ends = (
+            return ()
+        return tuple(
+            (
+                datetime.combine(day, start, self.zone),
                 datetime.combine(day + timedelta(days=1), time(0), self.zone)
                 if end == time.max
-                else datetime.combine(day, end, self.zone)
+                else datetime.combine(day, end, self.zone),
             )
-            yield begins, ends
+            for start, end in self.week.get(day.weekday(), ())
+        )
 
     def add_working_time(
         self, start: datetime, duration: timedelta, max_days: int = 366
