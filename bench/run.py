@@ -364,14 +364,6 @@ async def ingest(
     details: dict[str, Any],
 ) -> None:
     steady, workers = str(arguments.steady_seconds), arguments.workers
-    saturating = [
-        "--mode",
-        "closed",
-        "--seconds",
-        "10",
-        "--connections",
-        str(arguments.connections),
-    ]
     print("intake ingest…", flush=True)
     port = place.next_port()
     intake = place.start(
@@ -380,18 +372,22 @@ async def ingest(
         port,
         intake_env(url, port, key_file, workers),
     )
-    opened = await sessions_opened(place.admin_url, url)
-    details["ingest"] = measured(
-        [intake],
-        lambda: loadgen(port, *dealer, *saturating),
-    )
-    details["ingest"]["database_sessions_opened"] = (
-        await sessions_opened(place.admin_url, url) - opened
-    )
+    # Saturation is found, not assumed: reports arriving together are registered together
+    # (group commit), so intake takes more per second the more are in flight; each number of
+    # client connections is measured and the best is the figure.
+    for connections in _connection_counts(arguments.connections):
+        opened = await sessions_opened(place.admin_url, url)
+        saturating = ["--mode", "closed", "--seconds", "10", "--connections", str(connections)]
+        run = measured([intake], lambda saturating=saturating: loadgen(port, *dealer, *saturating))
+        run["connections"] = connections
+        run["database_sessions_opened"] = await sessions_opened(place.admin_url, url) - opened
+        run["outbox_drained_after_s"] = await outbox_drained(url, 120)
+        details[f"ingest_{connections}_connections"] = run
+        if run["ok_per_second"] > details.get("ingest", {}).get("ok_per_second", -1):
+            details["ingest"] = run
     figures["ingest_rps"] = details["ingest"]["ok_per_second"]
     if "bare_rps" in figures:
         figures["ingest_vs_bare"] = round(figures["ingest_rps"] / figures["bare_rps"], 3)
-    details["ingest"]["outbox_drained_after_s"] = await outbox_drained(url, 120)
 
     print(f"intake at 500 reports/s for {steady} s…", flush=True)
     details["ingest_500"] = measured(
@@ -400,6 +396,10 @@ async def ingest(
     )
     figures["ingest_p99_ms_at_500rps"] = details["ingest_500"]["p99_ms"]
     place.stop(intake)
+
+
+def _connection_counts(given: str) -> list[int]:
+    return [int(n) for n in given.split(",") if n.strip()]
 
 
 async def messaging_phase(place: Scratch, figures: dict[str, Any], details: dict[str, Any]) -> None:
@@ -504,12 +504,12 @@ def table(result: dict[str, Any], figures: dict[str, Any]) -> str:
             verdict = f"{goal[0]} {goal[1]}  {'met' if met else 'NOT met'}"
         lines.append(f"{key:<30}{value!s:>12}  {verdict}")
     lines.append("")
-    lines.append(f"{'phase':<12}{'ok/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'loadgen':>9}"
+    lines.append(f"{'phase':<24}{'ok/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'loadgen':>9}"
                  f"{'servers':>9}{'machine':>9}  (cores busy)")  # fmt: skip
     for phase, d in result["details"].items():
         if isinstance(d, dict) and "ok_per_second" in d:
             lines.append(
-                f"{phase:<12}{d['ok_per_second']:>9}{d['p50_ms']:>9}{d['p99_ms']:>9}"
+                f"{phase:<24}{d['ok_per_second']:>9}{d['p50_ms']:>9}{d['p99_ms']:>9}"
                 f"{d['loadgen_cpu_cores']:>9}{d['server_cpu_cores']:>9}{d['machine_busy_cores']:>9}"
             )
     return "\n".join(lines)
@@ -534,7 +534,9 @@ def main() -> None:
         help="which parts to run (comma-separated), all by default",
     )
     parser.add_argument(
-        "--connections", type=int, default=32, help="client connections when saturating intake"
+        "--connections",
+        default="32,128,256",
+        help="client connections when saturating intake: each is measured, the best counts",
     )
     parser.add_argument("--e2e-rate", type=float, default=200.0, help="reports/s for e2e")
     parser.add_argument("--soak", action="store_true", help="also the 10-minute memory soak")
