@@ -351,3 +351,12 @@ async def test_a_group_leaves_units_and_customers_as_one_report_after_another_wo
     by_name = {person.name: person for person in people}
     assert by_name["李娜"].address == "新地址"
     assert (by_name["周七"].region, by_name["周七"].latitude) == ("广州", 23.1)
+
+
+async def test_a_group_of_repeats_only_gets_the_stored_answers(intake: Intake) -> None:
+    first, second = await intake.submit([report(1), report(2)])
+    again = await intake.submit([report(2), report(1)])
+
+    assert [(a.status_code, a.replayed) for a in again] == [(201, True), (201, True)]  # type: ignore[union-attr]
+    assert [a.body for a in again] == [_created(second).body, _created(first).body]  # type: ignore[union-attr]
+    assert [_sequence(n) for n in await intake.numbers()] == [1, 2]

@@ -109,6 +109,8 @@ async def register_all_in(
     by serial number, then customers by phone and name, then the year's number counter —
     so two transactions registering at once queue for each other instead of deadlocking.
     """
+    if not commands:
+        return []  # nothing to number: the counter row is not even locked
     received_at = datetime.now(UTC)
     session = uow.session
     catalogue = ProductCatalogue(session)
@@ -240,6 +242,11 @@ async def find_request(
     uow: UnitOfWork, request_no: str, with_timeline: bool = False
 ) -> ServiceRequest | None:
     async with uow:
+        if with_timeline and uow.session.get_bind().dialect.name == "postgresql":
+            # The request and its timeline from one snapshot: read apart, a department's
+            # update committing in between would show on the timeline and not on the request
+            # (an assignment without its technician). SQLite's read is one snapshot already.
+            await uow.session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
         return await ServiceRequestRepository(uow.session).get(request_no, with_timeline)
 
 
