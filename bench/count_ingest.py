@@ -16,7 +16,6 @@ import argparse
 import asyncio
 import cProfile
 import json
-import os
 import resource
 import time
 import uuid
@@ -29,6 +28,7 @@ from sqlalchemy import event, func, select
 
 from bench.loadgen import dealer_report
 from bench.run import prepared_intake, scratch
+from bench.servers import add_server_arguments
 from services.intake.app import DEFINITION as INTAKE
 from services.intake.domain.dealer_signature import sign
 from shared.db import prepared
@@ -161,15 +161,7 @@ async def _settled(app: Any) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument(
-        "--admin-url",
-        default=os.environ.get(
-            "TEST_DATABASE_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
-        ),
-    )
-    parser.add_argument(
-        "--amqp-url", default=os.environ.get("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
-    )
+    add_server_arguments(parser)
     parser.add_argument("--reports", type=int, default=300)
     parser.add_argument("--profile", help="write cProfile statistics of the timed reports here")
     print(json.dumps(uvloop.run(count(parser.parse_args())), indent=2))

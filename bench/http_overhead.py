@@ -51,6 +51,7 @@ from fastapi import APIRouter
 from bench import bare_app
 from bench.loadgen import dealer_report
 from bench.run import prepared_intake, scratch
+from bench.servers import add_server_arguments
 from services.intake.api import dealer_routes
 from services.intake.app import DEFINITION as INTAKE
 from services.intake.domain.dealer_signature import sign
@@ -327,15 +328,7 @@ async def measure(arguments: argparse.Namespace) -> dict[str, Any]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument(
-        "--admin-url",
-        default=os.environ.get(
-            "TEST_DATABASE_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
-        ),
-    )
-    parser.add_argument(
-        "--amqp-url", default=os.environ.get("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
-    )
+    add_server_arguments(parser)
     parser.add_argument("--requests", type=int, default=2000, help="per target and round")
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument(

@@ -41,6 +41,7 @@ from prometheus_client import REGISTRY
 from sqlalchemy import func, insert, select
 from sqlalchemy.engine import make_url
 
+from bench.servers import add_server_arguments
 from shared.db.engine import create_engine, create_session_factory
 from shared.db.messaging_tables import inbox, messaging_metadata, outbox
 from shared.db.unit_of_work import UnitOfWork
@@ -581,15 +582,7 @@ async def _measure(arguments: argparse.Namespace) -> dict[str, Any]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument(
-        "--admin-url",
-        default=os.environ.get(
-            "TEST_DATABASE_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
-        ),
-    )
-    parser.add_argument(
-        "--amqp-url", default=os.environ.get("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
-    )
+    add_server_arguments(parser)
     parser.add_argument("--phases", default="relay,consume,consume_registrations,paced_relay,paced")
     parser.add_argument("--events", type=int, default=20_000, help="relay (consume: half)")
     parser.add_argument("--rate", type=float, default=200.0, help="paced: reports/s")

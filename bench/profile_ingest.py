@@ -7,7 +7,6 @@ while the load generator saturates it; prints the functions that hold the most s
 from __future__ import annotations
 
 import argparse
-import os
 import subprocess
 import sys
 from collections import Counter
@@ -16,6 +15,7 @@ from pathlib import Path
 import uvloop
 
 from bench.run import intake_env, prepared_intake, scratch
+from bench.servers import add_server_arguments
 
 
 def top(collapsed: Path, limit: int) -> str:
@@ -80,15 +80,7 @@ async def profile(arguments: argparse.Namespace) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument(
-        "--admin-url",
-        default=os.environ.get(
-            "TEST_DATABASE_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
-        ),
-    )
-    parser.add_argument(
-        "--amqp-url", default=os.environ.get("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
-    )
+    add_server_arguments(parser)
     parser.add_argument("--seconds", type=int, default=20)
     parser.add_argument("--limit", type=int, default=40)
     parser.add_argument("--keep", help="also write py-spy's raw samples to this file")

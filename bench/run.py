@@ -32,6 +32,7 @@ from sqlalchemy.engine import make_url
 
 from bench import dispatch_assignment, messaging
 from bench.processes import Server, machine_busy_seconds, start
+from bench.servers import add_server_arguments
 from services.dispatch.app import DEFINITION as DISPATCH
 from services.dispatch.db.models import JobRow, TechnicianRow
 from services.dispatch.settings import DispatchSettings
@@ -517,15 +518,7 @@ def table(result: dict[str, Any], figures: dict[str, Any]) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument(
-        "--admin-url",
-        default=os.environ.get(
-            "TEST_DATABASE_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
-        ),
-    )
-    parser.add_argument(
-        "--amqp-url", default=os.environ.get("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
-    )
+    add_server_arguments(parser)
     parser.add_argument("--steady-seconds", type=int, default=60)
     parser.add_argument("--workers", type=int, default=1, help="uvicorn workers per service")
     parser.add_argument(
