@@ -14,6 +14,7 @@ import httpx
 from sqlalchemy import select
 
 from services.claims.app import DEFINITION as CLAIMS
+from services.claims.commands import settlements
 from services.claims.commands.desk import Desk
 from services.claims.commands.loops import desk_pass
 from services.claims.settings import ClaimsSettings
@@ -257,13 +258,15 @@ async def test_a_job_claim_with_its_old_part_back_first_is_approved_and_charges_
         # The supplier owes parts, labour, travel and its assessment; it may dispute 5 days.
         [issued] = await published(claims, "claims.supplier_recovery.issued")
         assert Decimal(issued["total"]) == Decimal("1360.00")
-        assert issued["dispute_deadline"] == str(NOW.date() + timedelta(days=5))
+        # From the day it was issued, not the test's start: a run can cross midnight.
+        issued_on = datetime.fromisoformat(issued["issued_at"]).date()
+        assert issued["dispute_deadline"] == str(issued_on + timedelta(days=5))
         recovery_no = issued["recovery_no"]
         shown = (
             await claims.client.get(f"/api/v1/recoveries/{recovery_no}", headers=adjuster)
         ).json()
         assert shown["state"] == "issued" and shown["may_dispute_now"] is True
-        assert shown["final_on"] == str(NOW.date() + timedelta(days=6))
+        assert shown["final_on"] == str(issued_on + timedelta(days=6))
 
         # Day 5 it is still open; on day 6 it is final and goes to billing.
         desk = Desk.from_settings(ClaimsSettings(close_months_automatically=False))
@@ -277,20 +280,23 @@ async def test_a_job_claim_with_its_old_part_back_first_is_approved_and_charges_
         )
         assert late.status_code == 409
 
-        # The month closes for the supplier (the job claim has no dealer to reimburse).
-        period = NOW.strftime("%Y-%m")
+        # The month it became final closes for the supplier (the job claim has no dealer to
+        # reimburse). That month may not have begun on the real clock, which the API's close
+        # reads, so the close runs as the desk would on the day; the list shows it.
+        final_day = NOW + timedelta(days=6)
+        period = final_day.strftime("%Y-%m")
         manager = staff_headers("manager")
-        closed = await claims.client.post(
-            "/api/v1/settlements", json={"period": period}, headers=manager
-        )
-        assert closed.status_code == 201
-        [settlement] = closed.json()
+        async with claims.runtime.unit_of_work() as uow:
+            closed_numbers = await settlements.close_month(uow, desk, period, final_day)
+            await uow.commit()
+        assert len(closed_numbers) == 1
+        listed = await claims.client.get(f"/api/v1/settlements?period={period}", headers=manager)
+        [settlement] = listed.json()
+        assert settlement["settlement_no"] == closed_numbers[0]
         assert (settlement["party"], settlement["party_id"]) == ("supplier", "S-01")
         assert Decimal(settlement["total"]) == Decimal("1360.00")
-        again = await claims.client.post(
-            "/api/v1/settlements", json={"period": period}, headers=manager
-        )
-        assert again.json() == []
+        async with claims.runtime.unit_of_work() as uow:
+            assert await settlements.close_month(uow, desk, period, final_day) == []
         assert len(await published(claims, "claims.settlement.closed")) == 1
 
         chargeback = SupplierChargebackIssuedV1(
@@ -326,7 +332,8 @@ async def test_a_job_claim_with_its_old_part_back_first_is_approved_and_charges_
                 "/api/v1/claims-figures/warranty-cost?by=supplier", headers=adjuster
             )
         ).json()
-        assert cost == [{"month": period, "supplier": "S-01", "amount": "350.00"}]
+        decided_in = datetime.fromisoformat(claim["decided_at"]).strftime("%Y-%m")
+        assert cost == [{"month": decided_in, "supplier": "S-01", "amount": "350.00"}]
         figures = (
             await claims.client.get("/api/v1/claims-figures", headers=staff_headers("auditor"))
         ).json()

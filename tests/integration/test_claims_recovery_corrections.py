@@ -466,7 +466,8 @@ async def test_staff_enter_other_losses_through_the_api_and_see_the_dispute_dead
         decided = await client.post(f"{url}/decision", json={}, headers=adjuster)
         assert decided.status_code == 200, decided.text
         body = decided.json()
-        assert body["dispute_deadline"] == str(datetime.now(UTC).date() + timedelta(days=30))
+        decided_on = datetime.fromisoformat(body["decided_at"]).date()
+        assert body["dispute_deadline"] == str(decided_on + timedelta(days=30))
         assert body["allowed_actions"] == ["dispute"]
 
         [issued] = (await client.get("/api/v1/recoveries", headers=adjuster)).json()
@@ -673,8 +674,10 @@ async def test_a_supplier_disputes_through_the_api_and_a_manager_rules(
         await claim_of(claims, adjuster, "SR-2026-932001", "approved")
         [recovery_row] = (await claims.client.get("/api/v1/recoveries", headers=adjuster)).json()
         url = f"/api/v1/recoveries/{recovery_row['recovery_no']}"
-        assert recovery_row["dispute_deadline"] == str(NOW.date() + timedelta(days=5))
-        assert recovery_row["final_on"] == str(NOW.date() + timedelta(days=6))
+        # From the day it was issued, not the test's start: a run can cross midnight.
+        issued_on = datetime.fromisoformat(recovery_row["issued_at"]).date()
+        assert recovery_row["dispute_deadline"] == str(issued_on + timedelta(days=5))
+        assert recovery_row["final_on"] == str(issued_on + timedelta(days=6))
 
         disputed = await claims.client.post(
             f"{url}/dispute", json={"reason": "motor was misused"}, headers=adjuster
