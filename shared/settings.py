@@ -23,6 +23,9 @@ class BrokerSettings(BaseSettings):
     queue_type: str = Field("quorum", alias="EVENTS_QUEUE_TYPE")
     prefetch: int = Field(200, alias="EVENTS_PREFETCH", ge=1)
     handler_concurrency: int = Field(16, alias="EVENTS_HANDLER_CONCURRENCY", ge=1)
+    # Events that arrive while every handling transaction is busy wait and are handled
+    # together in the next one, this many at most (1: each in its own transaction).
+    group_size: int = Field(32, alias="EVENTS_GROUP_SIZE", ge=1)
     delivery_limit: int = Field(20, alias="EVENTS_DELIVERY_LIMIT", ge=1)
     # Comma-separated seconds in the environment: "1,10,60,600".
     retry_delays: Annotated[tuple[float, ...], NoDecode] = Field(

@@ -351,6 +351,20 @@ OVERVIEW = Dashboard(
                     unit="s",
                 ),
                 Panel(
+                    "Events handled per transaction (group commit)",
+                    [
+                        (
+                            "sum by (service) (rate(aftersales_event_group_size_sum"
+                            '{service=~"$service"}[5m])) / sum by (service) ('
+                            'rate(aftersales_event_group_size_count{service=~"$service"}[5m]))',
+                            "{{service}}",
+                        )
+                    ],
+                    description="1 under a light load; rising as events arrive faster than "
+                    "one transaction takes. Near EVENTS_GROUP_SIZE: the service is at its "
+                    "limit and its queue grows.",
+                ),
+                Panel(
                     "Retried and dead-lettered per second",
                     [
                         (

@@ -2,7 +2,12 @@
 
 For each delivery: parse the envelope (unparseable: park at once), find the subscription
 (none: acknowledge and ignore), then in one transaction record the message id in the inbox
-and run the handler. A duplicate id means the effect already happened: acknowledge only. A
+and run the handler. A duplicate id means the effect already happened: acknowledge only.
+Messages that arrive while every handling transaction is busy are handled together in the
+next one (``shared.group_commit``): their inbox rows in one statement, their handlers one
+after another, each starting with a clean session as if alone, one commit; if anything in the
+group fails, it is rolled back and each message is handled alone, so a failure is retried
+or parked for the message that caused it and the others are not held back. A
 subscription may say from the message alone that its handler has nothing to do (``settled``):
 then the message is acknowledged with no transaction at all.
 Acknowledge after commit, never before. A handler error sends a copy through the next delay
@@ -32,19 +37,23 @@ from aio_pika.abc import (
 )
 from prometheus_client import Counter, Histogram
 from pydantic import ValidationError
-from sqlalchemy import insert
+from sqlalchemy import Insert, insert
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.db.messaging_tables import inbox
 from shared.db.unit_of_work import UnitOfWork
 from shared.events.envelope import Envelope
 from shared.events.registry import EventSchema
+from shared.group_commit import GroupCommit
 from shared.messaging.broker import BrokerConnection
 from shared.messaging.retry import RetrySchedule
 from shared.messaging.topology import ServiceQueues, declare_service_queues
 from shared.observability.context import correlated
 from shared.observability.metrics import (
     DEAD_LETTERS,
+    EVENT_GROUP_SIZE,
     EVENT_HANDLING_DURATION,
     EVENTS_CONSUMED,
 )
@@ -54,6 +63,11 @@ log = logging.getLogger(__name__)
 
 # Built once: a statement built per message costs more CPU in SQLAlchemy than its round trip.
 _INBOX_ROW = insert(inbox)
+# A group's inbox rows: those already there (handled before) are skipped, the new ones named.
+_INBOX_ROWS_NEW: dict[str, Insert] = {
+    "postgresql": postgresql.insert(inbox).on_conflict_do_nothing().returning(inbox.c.message_id),
+    "sqlite": sqlite.insert(inbox).on_conflict_do_nothing().returning(inbox.c.message_id),
+}
 
 E = TypeVar("E", bound=EventSchema)
 Handler = Callable[[UnitOfWork, E, Envelope], Awaitable[None]]
@@ -83,6 +97,18 @@ class Subscription(Generic[E]):
         return self.schema.routing_key()
 
 
+@dataclass(frozen=True)
+class _Delivery:
+    message: AbstractIncomingMessage
+    subscription: Subscription[Any]
+    event: EventSchema
+    envelope: Envelope
+
+
+# "handled", "duplicate", or why the handling failed.
+_Outcome = str | Exception
+
+
 class EventConsumer:
     def __init__(
         self,
@@ -102,7 +128,13 @@ class EventConsumer:
         self._unit_of_work = unit_of_work
         self._broker = broker
         self._schedule = RetrySchedule(settings.retry_delays)
-        self._slots = asyncio.Semaphore(settings.handler_concurrency)
+        self._groups: GroupCommit[_Delivery, _Outcome] = GroupCommit(
+            self._handle_group,
+            settings.group_size,
+            settings.handler_concurrency,
+            name=f"{service}-events",
+            on_group=EVENT_GROUP_SIZE.labels(service).observe,
+        )
         self._channel: AbstractChannel | None = None
         self._underlay: aiormq.abc.AbstractChannel | None = None
         self._default_exchange: AbstractExchange | None = None
@@ -178,6 +210,8 @@ class EventConsumer:
                 task.cancel()
             if late:
                 log.warning("events still being handled at stop", extra={"count": len(late)})
+                # Their groups go on without them otherwise (see GroupCommit.submit).
+                late |= self._groups.cancel()
                 await asyncio.wait(late, timeout=1.0)
         await channel.close()
 
@@ -195,8 +229,7 @@ class EventConsumer:
         if task is not None:
             self._in_flight.add(task)
         try:
-            async with self._slots:
-                await self._process(message)
+            await self._process(message)
         finally:
             if task is not None:
                 self._in_flight.discard(task)
@@ -232,9 +265,13 @@ class EventConsumer:
                 )
                 return
             try:
-                outcome = await self._handle_once(subscription, event, envelope)
-            except Exception as exc:
-                await self._retry_or_park(message, envelope, exc)
+                outcome = await self._groups.submit(
+                    _Delivery(message, subscription, event, envelope)
+                )
+            except Exception as exc:  # the group's own machinery failed: as a handler would
+                outcome = exc
+            if isinstance(outcome, Exception):
+                await self._retry_or_park(message, envelope, outcome)
                 return
             await _acknowledge(message)
             self._count(envelope.type, outcome)
@@ -251,6 +288,64 @@ class EventConsumer:
             counter = EVENTS_CONSUMED.labels(self._service, event_type, outcome)
             self._consumed[event_type, outcome] = counter
         counter.inc()
+
+    async def _handle_group(self, deliveries: list[_Delivery]) -> list[_Outcome]:
+        if len(deliveries) > 1:
+            try:
+                return await self._handle_together(deliveries)
+            except Exception as exc:
+                log.warning(
+                    "a group of events failed; handling them one by one",
+                    extra={"count": len(deliveries), "error": _describe(exc)},
+                )
+        return [await self._handle_alone(delivery) for delivery in deliveries]
+
+    async def _handle_alone(self, delivery: _Delivery) -> _Outcome:
+        envelope = delivery.envelope
+        with correlated(envelope.correlation_id, str(envelope.id)):
+            try:
+                return await self._handle_once(delivery.subscription, delivery.event, envelope)
+            except Exception as exc:
+                return exc
+
+    async def _handle_together(self, deliveries: list[_Delivery]) -> list[_Outcome]:
+        async with self._unit_of_work() as uow:
+            session = uow.session
+            new = await self._claim_inbox(session, [d.envelope for d in deliveries])
+            for delivery, first in zip(deliveries, new, strict=True):
+                if not first:
+                    continue
+                envelope = delivery.envelope
+                # The events a handler publishes carry its message's correlation.
+                with correlated(envelope.correlation_id, str(envelope.id)):
+                    await delivery.subscription.handler(uow, delivery.event, envelope)
+                # The next handler starts as in a transaction of its own: what this one
+                # wrote is in the database, and nothing it loaded is left in the session
+                # (an object loaded here would hide a later Core UPDATE of its row).
+                await session.flush()
+                session.expunge_all()
+            await uow.commit()
+        return ["handled" if first else "duplicate" for first in new]
+
+    async def _claim_inbox(self, session: AsyncSession, envelopes: list[Envelope]) -> list[bool]:
+        """Inbox rows for a group in one statement; for each message, True when this is the
+        first time its id is handled (not before, and not earlier in the group)."""
+        now = datetime.now(UTC)
+        rows: dict[str, dict[str, object]] = {}
+        for envelope in envelopes:
+            event_id = str(envelope.id)
+            rows.setdefault(event_id, {
+                "consumer": self._service, "message_id": event_id,
+                "event_type": envelope.type, "handled_at": now,
+            })  # fmt: skip
+        statement = _INBOX_ROWS_NEW[session.get_bind().dialect.name]
+        claimed = set((await session.execute(statement, list(rows.values()))).scalars())
+        new: list[bool] = []
+        for envelope in envelopes:
+            event_id = str(envelope.id)
+            new.append(event_id in claimed)
+            claimed.discard(event_id)  # the same id again in the group: a duplicate
+        return new
 
     async def _handle_once(
         self, subscription: Subscription[Any], event: EventSchema, envelope: Envelope

@@ -19,6 +19,27 @@ from shared.observability.context import current_causation_id, current_correlati
 _INSERT = HotStatement(insert(outbox))
 
 
+class _WriteClock:
+    """The time an outbox row is written at, never the same twice in a process: the relay
+    names events written together by their shared time (``shared.messaging.transaction_events``),
+    so events written apart must not share one by chance (two handlers of a group of events
+    committed together, a microsecond apart)."""
+
+    def __init__(self) -> None:
+        self._last = datetime.min.replace(tzinfo=UTC)
+
+    def take(self, times: int = 1) -> datetime:
+        """The first of ``times`` consecutive microseconds, all later than any taken before."""
+        now = datetime.now(UTC)
+        if now <= self._last:
+            now = self._last + timedelta(microseconds=1)
+        self._last = now + timedelta(microseconds=times - 1)
+        return now
+
+
+_clock = _WriteClock()
+
+
 def envelope_for(event: EventSchema) -> Envelope:
     """Wrap an event, carrying the correlation of the work that caused it."""
     return Envelope(
@@ -45,13 +66,13 @@ def _row(envelope: Envelope, now: datetime) -> dict[str, object]:
 
 
 async def add_to_outbox(session: AsyncSession, envelope: Envelope) -> None:
-    await _INSERT.execute(session, _row(envelope, datetime.now(UTC)))
+    await _INSERT.execute(session, _row(envelope, _clock.take()))
 
 
 async def add_all_to_outbox(session: AsyncSession, envelopes: list[Envelope]) -> None:
     """Several events of one transaction in one statement (one round trip), in their order."""
     if envelopes:
-        now = datetime.now(UTC)
+        now = _clock.take()
         await _INSERT.many(session, [_row(e, now) for e in envelopes])
 
 
@@ -61,7 +82,7 @@ async def add_apart_to_outbox(session: AsyncSession, works: Sequence[list[Envelo
     microsecond apart from the next piece's: the relay names the events written together by
     that (``shared.messaging.transaction_events``), so each piece's are named as its own, as
     if it had committed alone."""
-    now = datetime.now(UTC)
+    now = _clock.take(max(1, len(works)))
     rows = [
         _row(envelope, now + timedelta(microseconds=i))
         for i, envelopes in enumerate(works)

@@ -48,6 +48,12 @@ EVENT_HANDLING_DURATION = Histogram(
     ["service", "event_type"],
     buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0),
 )
+EVENT_GROUP_SIZE = Histogram(
+    "aftersales_event_group_size",
+    "Events handled together in one transaction (a group waits while others are handled).",
+    ["service"],
+    buckets=(1, 2, 4, 8, 16, 32, 64, 128),
+)
 OUTBOX_PENDING = Gauge(
     "aftersales_outbox_pending",
     "Outbox rows not yet confirmed by the broker.",

@@ -11,7 +11,6 @@ own number and its own events, as if it had been registered alone.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from typing import Any
 
@@ -24,8 +23,7 @@ from services.intake.commands.errors import Conflict
 from services.intake.domain.triage import TriageRules
 from services.intake.metrics import DEALER_REPORT_GROUPS
 from shared.db.unit_of_work import UnitOfWork
-
-_Waiting = tuple[DealerReport, "asyncio.Future[DealerAnswer | Conflict]"]
+from shared.group_commit import GroupCommit
 
 
 class DealerReportQueue:
@@ -42,48 +40,24 @@ class DealerReportQueue:
         self._answer = answer
         self._default_warranty_months = default_warranty_months
         self._triage = triage
-        self._group_size = group_size
-        self._groups_at_once = groups_at_once
-        self._waiting: list[_Waiting] = []
-        self._registering: set[asyncio.Task[None]] = set()
+        self._groups: GroupCommit[DealerReport, DealerAnswer | Conflict] = GroupCommit(
+            self._register,
+            group_size,
+            groups_at_once,
+            name="dealer-report-group",
+            on_group=DEALER_REPORT_GROUPS.observe,
+        )
 
     async def submit(self, report: DealerReport) -> DealerAnswer:
-        """The report's answer once its group committed; ``Conflict`` when it is refused."""
-        answered: asyncio.Future[DealerAnswer | Conflict] = (
-            asyncio.get_running_loop().create_future()
-        )
-        self._waiting.append((report, answered))
-        if len(self._registering) < self._groups_at_once:
-            # A task of its own, not the caller's: a caller that goes away (the dealer hung
-            # up) must not cancel the registration of the others in its group.
-            task = asyncio.create_task(self._register_waiting(), name="dealer-report-group")
-            self._registering.add(task)
-            task.add_done_callback(self._registering.discard)
-        # The group goes on if this caller is cancelled; the report is then registered
-        # all the same, and a repeat of the request gets its stored answer.
-        outcome = await asyncio.shield(answered)
+        """The report's answer once its group committed; ``Conflict`` when it is refused.
+        A dealer who hangs up does not stop the group: the report is registered all the same,
+        and a repeat of the request gets its stored answer."""
+        outcome = await self._groups.submit(report)
         if isinstance(outcome, Conflict):
             raise outcome
         return outcome
 
-    async def _register_waiting(self) -> None:
-        while self._waiting:
-            group = self._waiting[: self._group_size]
-            del self._waiting[: self._group_size]
-            DEALER_REPORT_GROUPS.observe(len(group))
-            try:
-                outcomes = await submit_dealer_reports(
-                    self._unit_of_work,
-                    [report for report, _ in group],
-                    self._answer,
-                    self._default_warranty_months,
-                    self._triage,
-                )
-            except Exception as failed:  # every report of the group is told, none is lost
-                for _, answered in group:
-                    if not answered.done():
-                        answered.set_exception(failed)
-                continue
-            for (_, answered), outcome in zip(group, outcomes, strict=True):
-                if not answered.done():
-                    answered.set_result(outcome)
+    async def _register(self, group: list[DealerReport]) -> list[DealerAnswer | Conflict]:
+        return await submit_dealer_reports(
+            self._unit_of_work, group, self._answer, self._default_warranty_months, self._triage
+        )

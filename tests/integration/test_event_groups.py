@@ -1,0 +1,145 @@
+"""Events that arrive together are handled together, in one transaction, on the real
+RabbitMQ and PostgreSQL (and SQLite, the embedded default): each still has exactly one
+effect, a duplicate none, and a failing one is retried and parked alone while the others of
+its group go through."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from shared.db.messaging_tables import outbox
+from shared.db.unit_of_work import UnitOfWork
+from shared.events.envelope import Envelope
+from shared.events.schemas.intake import RequestRegisteredV1
+from shared.messaging.dead_letters import list_parked
+from shared.messaging.topology import ServiceQueues
+from shared.settings import BrokerSettings
+from tests.support.broker import publish_envelopes
+from tests.support.databases import DatabaseFactory
+from tests.support.metrics import sample
+from tests.support.probe import (
+    PROBE,
+    Probe,
+    create_probe_schema,
+    effect_counts,
+    registered,
+    running_probe,
+)
+from tests.support.waiting import eventually
+
+FAILING = "SR-2026-990001"
+
+
+def _grouping(broker: BrokerSettings) -> BrokerSettings:
+    # One transaction at a time: whatever arrives meanwhile waits and goes in the next group.
+    return broker.model_copy(update={"handler_concurrency": 1, "group_size": 8})
+
+
+async def _database(databases: DatabaseFactory, backend: str, directory: Path) -> str:
+    if backend == "sqlite":
+        url = f"sqlite+aiosqlite:///{directory / 'probe.db'}"
+    else:
+        url = await databases.create("probe")
+    await create_probe_schema(url)
+    return url
+
+
+def _groups() -> tuple[float, float]:
+    """(groups, groups of one) handled by the probe so far."""
+    return (
+        sample("aftersales_event_group_size_count", service=PROBE),
+        sample("aftersales_event_group_size_bucket", service=PROBE, le="1.0"),
+    )
+
+
+@pytest.mark.parametrize("backend", ["postgresql", "sqlite"])
+async def test_events_arriving_together_each_have_one_effect_and_a_failing_one_stays_alone(
+    databases: DatabaseFactory, broker: BrokerSettings, backend: str, tmp_path: Path
+) -> None:
+    database_url = await _database(databases, backend, tmp_path)
+    settings = _grouping(broker)
+    queues = ServiceQueues.for_service(PROBE, settings)
+    events = [registered(f"SR-2026-{n:06d}") for n in range(1, 41)]
+    poison = registered(FAILING)
+    # Some arrive twice (a relay that crashed before marking them sent), within a group or
+    # across groups; one cannot be handled at all.
+    burst = [*events[:20], events[3], poison, events[3], *events[20:], events[0]]
+    probe = Probe(failing={FAILING}, pause=0.01)
+    groups_before, alone_before = _groups()
+
+    async with running_probe(probe, database_url, settings):
+        await publish_envelopes(settings, burst)
+        parked = await eventually(
+            lambda: list_parked(settings.amqp_url, queues),
+            lambda found: len(found) == 1,
+            within=30,
+            what="the failing event parked",
+        )
+        counts = await eventually(
+            lambda: effect_counts(database_url),
+            lambda counts: len(counts) == len(events),
+            what="every event handled",
+        )
+
+    assert counts == {e.data["request_no"]: 1 for e in events}
+    assert [m.message_id for m in parked] == [str(poison.id)]
+    assert parked[0].retries == len(settings.retry_delays)
+    groups, alone = _groups()
+    # They did go together: fewer transactions than events, some of more than one.
+    assert groups - groups_before < len(burst)
+    assert groups - groups_before > alone - alone_before
+    # The failing event was tried in its group, then alone (its group one by one), then on
+    # each retry alone: the others of its group were handled once each all the same.
+    tries = [request_no for request_no, _at in probe.attempts if request_no == FAILING]
+    assert len(tries) == 2 + len(settings.retry_delays)
+
+
+async def test_events_published_by_handlers_of_one_group_carry_their_own_message(
+    databases: DatabaseFactory, broker: BrokerSettings, tmp_path: Path
+) -> None:
+    """Correlation and causation are each message's own, and each handler's events are
+    named apart (their own write time), as if each had committed alone."""
+    database_url = await _database(databases, "postgresql", tmp_path)
+    settings = _grouping(broker)
+    events = [registered(f"SR-2026-{n:06d}", correlation_id=f"corr-{n}") for n in range(1, 25)]
+
+    class Forwarding(Probe):
+        async def handle(
+            self, uow: UnitOfWork, event: RequestRegisteredV1, envelope: Envelope
+        ) -> None:
+            await super().handle(uow, event, envelope)
+            await uow.publish(event)
+
+    groups_before, alone_before = _groups()
+    async with running_probe(Forwarding(pause=0.01), database_url, settings) as running:
+        await publish_envelopes(settings, events)
+        await eventually(
+            lambda: effect_counts(database_url),
+            lambda counts: len(counts) == len(events),
+            what="every event handled",
+        )
+        async with running.engine.connect() as connection:
+            rows = (
+                await connection.execute(
+                    select(outbox.c.envelope, outbox.c.correlation_id, outbox.c.created_at)
+                )
+            ).all()
+    groups, alone = _groups()
+    assert groups - groups_before > alone - alone_before  # some went together
+
+    by_request = {}
+    for envelope_json, correlation_id, _created in rows:
+        published = json.loads(envelope_json)
+        by_request[published["data"]["request_no"]] = (
+            published["correlation_id"],
+            correlation_id,
+            published["causation_id"],
+        )
+    assert by_request == {
+        e.data["request_no"]: (e.correlation_id, e.correlation_id, str(e.id)) for e in events
+    }
+    assert len({created for _e, _c, created in rows}) == len(events)
