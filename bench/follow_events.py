@@ -13,6 +13,9 @@ as intake's consumer handles it, the broker left out: the envelope parsed and th
 validated, the inbox row, the subscribed handler (``following``), the commit, through the
 service's ``UnitOfWork``.
 
+First the same job.assigned events through a handler that does nothing: the consumer's
+own part (parsing, inbox row, transaction), which the following's figures include.
+
 For each kind: intake's CPU per event (this process's user + system time over the timed
 events / events: PostgreSQL's own work is not in it) and statements per event (counted in
 extra events after the timed ones, as ``bench.dispatch_assignment`` counts them: SQLAlchemy's
@@ -31,6 +34,7 @@ import time
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import asyncpg
 import uvloop
@@ -57,6 +61,7 @@ from shared.db.unit_of_work import UnitOfWork
 from shared.events.envelope import Envelope
 from shared.events.registry import EventSchema
 from shared.events.schemas.dispatch import AppointmentAgreedV1, JobAssignedV1
+from shared.messaging.consumer import Handler
 from shared.messaging.outbox import envelope_for
 from shared.observability.context import correlated
 
@@ -110,10 +115,16 @@ def appointment(n: int, at: datetime) -> EventSchema:
     )  # fmt: skip
 
 
-async def handle(sessions: Sessions, body: str) -> None:
-    """What ``EventConsumer._process`` and ``_handle_once`` do with one delivery."""
+async def _nothing(_uow: UnitOfWork, _event: Any, _envelope: Envelope) -> None:
+    pass
+
+
+async def handle(sessions: Sessions, body: str, handler: Handler[Any] | None = None) -> None:
+    """What ``EventConsumer._process`` and ``_handle_once`` do with one delivery (with
+    ``handler`` instead of the subscribed one if given)."""
     envelope = Envelope.model_validate_json(body)
     subscription = _HANDLERS[envelope.type, envelope.version]
+    handler = handler or subscription.handler
     with correlated(envelope.correlation_id, str(envelope.id)):
         event = subscription.schema.model_validate(envelope.data)
         async with UnitOfWork(sessions) as uow:
@@ -122,7 +133,7 @@ async def handle(sessions: Sessions, body: str) -> None:
                 {"consumer": "intake", "message_id": str(envelope.id),
                  "event_type": envelope.type, "handled_at": datetime.now(UTC)},
             )  # fmt: skip
-            await subscription.handler(uow, event, envelope)
+            await handler(uow, event, envelope)
             await uow.commit()
 
 
@@ -134,17 +145,18 @@ async def measure(
     requests: int,
     at: datetime,
     profile: str | None,
+    handler: Handler[Any] | None = None,
 ) -> None:
     bodies = [envelope_for(make(n, at)).model_dump_json() for n in range(requests)]
     timed = range(WARM_UP, requests - COUNTED)
     for n in range(WARM_UP):
-        await handle(sessions, bodies[n])
+        await handle(sessions, bodies[n], handler)
     profiler = cProfile.Profile(time.process_time) if profile else None
     if profiler is not None:
         profiler.enable()
     cpu = _cpu()
     for n in timed:
-        await handle(sessions, bodies[n])
+        await handle(sessions, bodies[n], handler)
     cpu = _cpu() - cpu
     if profiler is not None and profile:
         profiler.disable()
@@ -152,7 +164,7 @@ async def measure(
     count.statements = 0
     count.counting = True
     for n in range(requests - COUNTED, requests):
-        await handle(sessions, bodies[n])
+        await handle(sessions, bodies[n], handler)
     count.counting = False
     print(
         f"{label}: {len(timed)} events timed  intake CPU ms per event: "
@@ -207,6 +219,8 @@ async def run(admin_url: str, requests: int, profile: str | None) -> None:
         print(f"registered: {requests} requests, 3 timeline entries each")
         count = StatementCount(engine)
         try:
+            # The consumer's own part (parsing, inbox row, transaction), for comparison.
+            await measure("no handler", sessions, count, assigned, requests, at, None, _nothing)
             await measure("job.assigned", sessions, count, assigned, requests, at, profile)
             await measure("appointment.agreed", sessions, count, appointment, requests, at, None)
         finally:
