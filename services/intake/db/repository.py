@@ -78,7 +78,7 @@ _UNSET_COLUMNS = {c.key: None for c in ServiceRequestRow.__table__.columns if c.
 # Built once: a statement built per call costs more CPU (construction, cache key) than its
 # round trip.
 _INSERT_REQUEST = HotStatement(insert(ServiceRequestRow.__table__))
-_INSERT_TIMELINE = HotStatement(insert(TimelineEntryRow.__table__))
+INSERT_TIMELINE = HotStatement(insert(TimelineEntryRow.__table__))
 _LOCKED_STATUS = HotStatement(
     select(ServiceRequestRow.__table__.c.status)
     .where(ServiceRequestRow.__table__.c.request_no == bindparam("request_no"))
@@ -105,7 +105,7 @@ def _row_values(request: ServiceRequest) -> dict[str, Any]:
     return {**_UNSET_COLUMNS, **_columns(request)}
 
 
-def _entry_values(request_no: str, entry: TimelineEntry) -> dict[str, Any]:
+def entry_values(request_no: str, entry: TimelineEntry) -> dict[str, Any]:
     return {
         "request_no": request_no,
         "at": entry.at,
@@ -190,10 +190,10 @@ class ServiceRequestRepository:
         # On the tables, not the mapped classes: a Core statement skips the ORM's bulk
         # machinery, which costs more CPU here than the round trip.
         await _INSERT_REQUEST.many(self._session, [_row_values(request) for request in requests])
-        await _INSERT_TIMELINE.many(
+        await INSERT_TIMELINE.many(
             self._session,
             [
-                _entry_values(request.request_no, entry)
+                entry_values(request.request_no, entry)
                 for request in requests
                 for entry in request.timeline
             ],

@@ -145,6 +145,9 @@ class Technician:
     name: str
     assigned_at: datetime
 
+    def replaces(self, assigned: Technician | None) -> bool:
+        return assigned is None or self.assigned_at >= assigned.assigned_at
+
 
 @dataclass(frozen=True)
 class DepartmentReport:
@@ -159,6 +162,55 @@ class DepartmentReport:
     summary: str
     status: RequestStatus | None = None
     details: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class TimelineAt:
+    """What a request's timeline shows at the moment a department's report happened: whether
+    that very report is on it already (the same event again), and the status it shows then
+    (the newest entry's at or before that moment; None when nothing was on it yet)."""
+
+    has_report: bool
+    status: RequestStatus | None
+
+
+@dataclass
+class RequestProgress:
+    """What the other departments' reports change on a request, and all that following one
+    needs of it besides ``TimelineAt``: neither the rest of the request nor its timeline."""
+
+    status: RequestStatus
+    # When the newest department report that moved the status happened (its own time).
+    last_department_update_at: datetime | None
+    technician: Technician | None
+    updated_at: datetime | None
+
+    def assign(self, technician: Technician) -> None:
+        if technician.replaces(self.technician):
+            self.technician = technician
+
+    def follow(
+        self, report: DepartmentReport, timeline: TimelineAt, now: datetime
+    ) -> TimelineEntry | None:
+        """The report's entry for the timeline, taking its status if it is the newest report
+        that carries one. A report already on the timeline (the same event again) changes
+        nothing and gives None."""
+        if timeline.has_report:
+            return None
+        # A report that carries no status is shown under the step it happened in, even when
+        # it arrives late.
+        status = report.status or timeline.status or self.status
+        if report.status is not None and follows(
+            self.status,
+            self.last_department_update_at,
+            DepartmentUpdate(report.status, report.occurred_at),
+        ):
+            self.status = report.status
+            self.last_department_update_at = report.occurred_at
+        # When intake learned of it: what a dealer polling with updated_since needs.
+        self.updated_at = now
+        return TimelineEntry(report.occurred_at, report.department, status, report.summary,
+                             report.details)  # fmt: skip
 
 
 @dataclass
@@ -210,36 +262,33 @@ class ServiceRequest:
 
     def follow(self, report: DepartmentReport, now: datetime) -> TimelineEntry | None:
         """Put a department's report on the timeline and, if it is the newest report that
-        carries a status, take that status. A report already on the timeline (the same event
-        again) changes nothing and gives None."""
-        status = report.status or self._status_at(report.occurred_at)
-        if any(
+        carries a status, take that status (``RequestProgress.follow``)."""
+        progress = self.progress()
+        entry = progress.follow(report, self.timeline_at(report), now)
+        if entry is not None:
+            self.status = progress.status
+            self.last_department_update_at = progress.last_department_update_at
+            self.updated_at = progress.updated_at
+            self.timeline.append(entry)
+        return entry
+
+    def progress(self) -> RequestProgress:
+        return RequestProgress(
+            self.status, self.last_department_update_at, self.technician, self.updated_at
+        )
+
+    def timeline_at(self, report: DepartmentReport) -> TimelineAt:
+        has_report = any(
             e.at == report.occurred_at
             and e.department is report.department
             and e.summary == report.summary
             for e in self.timeline
-        ):
-            return None
-        if report.status is not None and follows(
-            self.status,
-            self.last_department_update_at,
-            DepartmentUpdate(report.status, report.occurred_at),
-        ):
-            self.status = report.status
-            self.last_department_update_at = report.occurred_at
-        entry = TimelineEntry(report.occurred_at, report.department, status, report.summary,
-                              report.details)  # fmt: skip
-        self.timeline.append(entry)
-        # When intake learned of it: what a dealer polling with updated_since needs.
-        self.updated_at = now
-        return entry
-
-    def _status_at(self, moment: datetime) -> RequestStatus:
-        """The status the timeline shows at ``moment``: a report that carries none is shown
-        under the step it happened in, even when it arrives late."""
-        before = [(e.at, i, e.status) for i, e in enumerate(self.timeline) if e.at <= moment]
-        return max(before)[2] if before else self.status
+        )
+        # The newest entry at or before the moment; of entries at the same time, the later.
+        before = [(e.at, i, e.status) for i, e in enumerate(self.timeline)
+                  if e.at <= report.occurred_at]  # fmt: skip
+        return TimelineAt(has_report, max(before)[2] if before else None)
 
     def assign(self, technician: Technician) -> None:
-        if self.technician is None or technician.assigned_at >= self.technician.assigned_at:
+        if technician.replaces(self.technician):
             self.technician = technician

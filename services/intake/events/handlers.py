@@ -14,8 +14,9 @@ from sqlalchemy import select
 
 from services.intake.commands.workflow import triage_in
 from services.intake.db.models import QualityAlertRow
+from services.intake.db.progress import ProgressRepository
 from services.intake.db.repository import ServiceRequestRepository
-from services.intake.domain.service_request import DepartmentReport, ServiceRequest, Technician
+from services.intake.domain.service_request import DepartmentReport, Technician
 from services.intake.domain.triage import TriageRules, parse_channels
 from services.intake.domain.workflow import RequestStatus
 from services.intake.settings import IntakeSettings
@@ -103,26 +104,32 @@ def following(report_of: Callable[[Any], DepartmentReport]) -> Handler[Any]:
     async def follow(uow: UnitOfWork, event: AboutARequest, envelope: Envelope) -> None:
         if event.request_no is None:
             return  # billing documents not tied to a request
-        requests = ServiceRequestRepository(uow.session)
-        request = await requests.get(event.request_no, with_timeline=True, lock=True)
-        if request is None:
+        # Only what following changes, not the request and its whole timeline: this runs
+        # for every department's event, one per assignment at least.
+        progresses = ProgressRepository(uow.session)
+        read = await progresses.locked(event.request_no)
+        if read is None:
             log.info("event for an unknown request", extra={
                 "event_type": envelope.type, "request_no": event.request_no})  # fmt: skip
             return
+        progress = replace(read)
         if isinstance(event, JobAssignedV1):
-            request.assign(Technician(event.technician_id, event.technician_name,
-                                      event.assigned_at))  # fmt: skip
-        entry = request.follow(_with_technician_name(report_of(event), request), datetime.now(UTC))
-        await requests.save(request, [entry] if entry else [])
+            progress.assign(Technician(event.technician_id, event.technician_name,
+                                       event.assigned_at))  # fmt: skip
+        report = _with_technician_name(report_of(event), progress.technician)
+        shown = await progresses.timeline_at(event.request_no, report)
+        entry = progress.follow(report, shown, datetime.now(UTC))
+        await progresses.save(event.request_no, read, progress, entry)
 
     return follow
 
 
-def _with_technician_name(report: DepartmentReport, request: ServiceRequest) -> DepartmentReport:
+def _with_technician_name(
+    report: DepartmentReport, technician: Technician | None
+) -> DepartmentReport:
     """Dispatch names the technician only when assigning; the dealer contract shows the name
     with the appointment and the arrival too."""
     details = report.details or {}
-    technician = request.technician
     if (
         technician is None
         or "technician_name" in details
