@@ -37,7 +37,7 @@ from aio_pika.abc import (
 )
 from prometheus_client import Counter, Histogram
 from pydantic import ValidationError
-from sqlalchemy import Insert, insert
+from sqlalchemy import Insert, insert, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -63,6 +63,7 @@ log = logging.getLogger(__name__)
 
 # Built once: a statement built per message costs more CPU in SQLAlchemy than its round trip.
 _INBOX_ROW = insert(inbox)
+_GROUP_LOCK_WAIT = text("SET LOCAL lock_timeout = '100ms'")
 # A group's inbox rows: those already there (handled before) are skipped, the new ones named.
 _INBOX_ROWS_NEW: dict[str, Insert] = {
     "postgresql": postgresql.insert(inbox).on_conflict_do_nothing().returning(inbox.c.message_id),
@@ -311,6 +312,11 @@ class EventConsumer:
     async def _handle_together(self, deliveries: list[_Delivery]) -> list[_Outcome]:
         async with self._unit_of_work() as uow:
             session = uow.session
+            if session.get_bind().dialect.name == "postgresql":
+                # A group holds its rows' locks until it commits, taken in whatever order its
+                # events need them: two groups (of two processes) can wait for each other.
+                # Rather than wait, a group gives way and its events go one by one.
+                await session.execute(_GROUP_LOCK_WAIT)
             new = await self._claim_inbox(session, [d.envelope for d in deliveries])
             for delivery, first in zip(deliveries, new, strict=True):
                 if not first:
