@@ -37,6 +37,9 @@ class NewJob:
     row: JobRow
     records: list[Record] = field(default_factory=list)
     written: bool = False
+    # False: believed new but not known to be; the assignment's first read checks that the
+    # job's row is not there (``commands.assignment.assign_automatically``).
+    checked: bool = True
 
     async def write(self, session: AsyncSession) -> None:
         """Once; the rows in the order given (ids of one table follow it)."""

@@ -408,6 +408,22 @@ class Shortlisting:
             if nearest_fit is None or self._near(distance) <= nearest_fit
         ]
 
+    def tied_beyond(self, size: int) -> list[str]:
+        """The technicians after the first ``size`` as near as the last of them: if the
+        decision among the first ``size`` ends in a tie on that distance, ``advance`` widens
+        the shortlist to them, and reads their loads (technicians share home points, so
+        such a run is common). Read with the first ``size``, they cost no second read."""
+        passing = self.ranking.passing
+        if size < 1 or size >= len(passing):
+            return []
+        last = self._near(passing[size - 1][0])
+        tied: list[str] = []
+        for distance, _known, candidate in passing[size : size * 4]:
+            if self._near(distance) != last:
+                break
+            tied.append(candidate.technician_id)
+        return tied
+
     def advance(self, size: int, loads: Mapping[str, Mapping[date, int]]) -> Shortlisted:
         """Decide among the ``size`` nearest; ``loads`` must cover ``needing_loads(size)``."""
         if size < self._done:
