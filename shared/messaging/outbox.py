@@ -31,7 +31,8 @@ def envelope_for(event: EventSchema) -> Envelope:
     )
 
 
-def _row(envelope: Envelope, now: datetime) -> dict[str, object]:
+def outbox_row(envelope: Envelope, now: datetime) -> dict[str, object]:
+    """The outbox row of an event recorded at ``now``, as ``add_to_outbox`` inserts it."""
     return {
         "event_id": str(envelope.id),
         "event_type": envelope.type,
@@ -45,14 +46,14 @@ def _row(envelope: Envelope, now: datetime) -> dict[str, object]:
 
 
 async def add_to_outbox(session: AsyncSession, envelope: Envelope) -> None:
-    await _INSERT.execute(session, _row(envelope, datetime.now(UTC)))
+    await _INSERT.execute(session, outbox_row(envelope, datetime.now(UTC)))
 
 
 async def add_all_to_outbox(session: AsyncSession, envelopes: list[Envelope]) -> None:
     """Several events of one transaction in one statement (one round trip), in their order."""
     if envelopes:
         now = datetime.now(UTC)
-        await _INSERT.many(session, [_row(e, now) for e in envelopes])
+        await _INSERT.many(session, [outbox_row(e, now) for e in envelopes])
 
 
 async def add_apart_to_outbox(session: AsyncSession, works: Sequence[list[Envelope]]) -> None:
@@ -63,7 +64,7 @@ async def add_apart_to_outbox(session: AsyncSession, works: Sequence[list[Envelo
     if it had committed alone."""
     now = datetime.now(UTC)
     rows = [
-        _row(envelope, now + timedelta(microseconds=i))
+        outbox_row(envelope, now + timedelta(microseconds=i))
         for i, envelopes in enumerate(works)
         for envelope in envelopes
     ]

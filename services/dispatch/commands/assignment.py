@@ -254,6 +254,13 @@ async def _assign(
         else:
             fresh.records.extend(rows)
 
+    async def publish(event: JobAssignedV1 | JobUnassignableV1) -> None:
+        """With a fresh job, its outbox row is inserted with it too."""
+        if fresh is None:
+            await uow.publish(event)
+        else:
+            fresh.events.append(uow.publish_with_own_rows(event))
+
     unless_written = request_no if fresh is not None and not fresh.checked else None
     deciding, decision = await _decide(uow, job, settings, now, declined, unless_written)
     decision, taken = await _take_a_day(uow, deciding, decision, releasing)
@@ -268,7 +275,7 @@ async def _assign(
             ),
             jobs.history_row(job, "assigned", actor, now, note=how),
         )
-        await uow.publish(
+        await publish(
             JobAssignedV1(
                 request_no=request_no,
                 technician_id=winner.technician_id,
@@ -305,7 +312,7 @@ async def _assign(
             jobs.assignment_row(request_no, how, None, actor, None, explanation, now),
             jobs.history_row(job, "unassignable", actor, now),
         )
-        await uow.publish(
+        await publish(
             JobUnassignableV1(
                 request_no=request_no,
                 required_skill=job.required_skill,
