@@ -246,8 +246,9 @@ async def test_a_new_jobs_triage_reads_no_job_and_a_written_jobs_is_taken_as_wri
     engine: AsyncEngine,
 ) -> None:
     """A request's first triage: the read of the loads says too that no job row is there (no
-    locked read finding nothing), and the job is written with its event. A job written before (news of the request came first,
-    or an earlier triage): found by the same read, and updated, not inserted again."""
+    locked read finding nothing), and the job is written with its event. A job written
+    before (news of the request came first, or an earlier triage): found by the same read,
+    and updated, not inserted again."""
     sessions = create_session_factory(engine)
     first = await handled(engine, sessions, "SR-2026-000001")
     assert not [s for s in first if s.startswith("SELECT jobs.")], first
