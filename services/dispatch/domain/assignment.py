@@ -54,6 +54,10 @@ class Exclusion(StrEnum):
     FARTHER_THAN_WINNER = "farther_than_winner"
 
 
+# Its value, looked up once (an enum member's value is a descriptor call each time).
+FARTHER_THAN_WINNER = Exclusion.FARTHER_THAN_WINNER.value
+
+
 def great_circle_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
     """Haversine distance on the mean Earth radius."""
     p1, p2 = math.radians(lat1), math.radians(lat2)
@@ -121,7 +125,9 @@ class ScoreParts:
         }
 
 
-@dataclass(frozen=True)
+# Not frozen: a decision makes a few hundred, and a frozen dataclass's __init__ costs three
+# times a plain one's (each field set through object.__setattr__). Nothing changes them.
+@dataclass(slots=True)
 class Considered:
     technician_id: str
     name: str
@@ -430,12 +436,18 @@ class Shortlisting:
             raise ValueError(f"the shortlist already holds {self._done}, not {size}")
         job, considered, reasons = self.job, self._considered, self._reasons
         passing = self.ranking.passing
+        rounded = self._rounded
+        farther, farther_reason = Exclusion.FARTHER_THAN_WINNER, FARTHER_THAN_WINNER
         for distance, known, candidate in passing[self._done : size]:
-            near = self._near(distance)
+            near = rounded.get(distance)
+            if near is None:
+                near = self._near(distance)
             if self._nearest_fit is not None and near > self._nearest_fit:
-                self._exclude(Considered(
-                    candidate.technician_id, candidate.name, known, Exclusion.FARTHER_THAN_WINNER
-                ))  # fmt: skip
+                # Most of a shortlist once someone fits: recorded without a call each.
+                considered.append(
+                    Considered(candidate.technician_id, candidate.name, known, farther)
+                )
+                reasons[farther_reason] = reasons.get(farther_reason, 0) + 1
                 continue
             travel = self._travels.get(known)
             if travel is None:
