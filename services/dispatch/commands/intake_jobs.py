@@ -11,7 +11,7 @@ from services.dispatch.db.models import JobRow
 from services.dispatch.db.new_job import NewJob
 from services.dispatch.db.staff import ServicePoints
 from services.dispatch.domain.arrival import ArrivalDue, arrival_due
-from services.dispatch.domain.assignment import great_circle_km
+from services.dispatch.domain.assignment import great_circle_kms
 from services.dispatch.domain.job import JobStatus
 from services.dispatch.settings import DispatchSettings
 from shared.db.unit_of_work import UnitOfWork
@@ -62,12 +62,12 @@ async def due_for(
     if latitude is not None and longitude is not None:
         located = [p for p in points if p.latitude is not None and p.longitude is not None]
         if located:
-            nearest = min(
-                located,
-                key=lambda p: great_circle_km(latitude, longitude, p.latitude, p.longitude),  # type: ignore[arg-type]
+            distances = great_circle_kms(
+                latitude, longitude, [(p.latitude, p.longitude) for p in located]
             )
-            distance = great_circle_km(latitude, longitude, nearest.latitude, nearest.longitude)  # type: ignore[arg-type]
-            zone = nearest.zone
+            # The first of the nearest, as min() finds it.
+            index = min(range(len(located)), key=distances.__getitem__)  # type: ignore[arg-type]
+            distance, zone = distances[index], located[index].zone
     if distance is None and region:
         covering = [p for p in points if region in p.covers_regions]
         own = [p for p in covering if p.region == region]

@@ -66,6 +66,27 @@ def great_circle_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float
     return 2 * EARTH_RADIUS_KM * math.asin(min(1.0, math.sqrt(a)))
 
 
+def great_circle_kms(
+    latitude: float, longitude: float, places: Sequence[tuple[float | None, float | None]]
+) -> list[float | None]:
+    """``great_circle_km`` from one place to each of ``places`` (None for one without
+    coordinates): the same arithmetic, to the last bit, without working out the first
+    place's part again for each."""
+    radians, sin, cos, asin, sqrt = math.radians, math.sin, math.cos, math.asin, math.sqrt
+    p1 = radians(latitude)
+    cos_p1 = cos(p1)
+    found: list[float | None] = []
+    for lat2, lon2 in places:
+        if lat2 is None or lon2 is None:
+            found.append(None)
+            continue
+        p2 = radians(lat2)
+        dp, dl = p2 - p1, radians(lon2 - longitude)
+        a = sin(dp / 2) ** 2 + cos_p1 * cos(p2) * sin(dl / 2) ** 2
+        found.append(2 * EARTH_RADIUS_KM * asin(min(1.0, sqrt(a))))
+    return found
+
+
 @dataclass(frozen=True)
 class Base:
     """A technician's home service point."""
