@@ -19,10 +19,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import Insert, bindparam, insert, inspect
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Mapper
 
 from services.dispatch.db.models import AssignmentRow, Base, JobHistoryRow, JobRow
 from shared.db.messaging_tables import outbox
@@ -90,17 +92,24 @@ def _groups(rows: Sequence[Base]) -> list[Group]:
     groups: dict[str, Group] = {}
     for row in rows:
         state = inspect(row)
-        values = {
-            prop.columns[0].key: state.dict[prop.key]
-            for prop in state.mapper.column_attrs
-            if prop.key in state.dict
-        }
-        table, keys = state.mapper.local_table.name, tuple(values)
+        table, columns = _columns(state.mapper)
+        given = state.dict
+        values = {column: given[attribute] for attribute, column in columns if attribute in given}
+        keys = tuple(values)
         group = groups.setdefault(table, (table, keys, []))
         if group[1] != keys:
             raise ValueError(f"rows of {table} set different columns: {group[1]} and {keys}")
         group[2].append(values)
     return list(groups.values())
+
+
+@lru_cache(maxsize=8)
+def _columns(mapper: Mapper[Any]) -> tuple[str, tuple[tuple[str, str], ...]]:
+    """A mapped class's table, and its (attribute, column) names in the mapper's order:
+    looked up once, not per row."""
+    return mapper.local_table.name, tuple(  # type: ignore[attr-defined]
+        (prop.key, prop.columns[0].key) for prop in mapper.column_attrs
+    )
 
 
 def _statement(groups: list[Group]) -> Insert:

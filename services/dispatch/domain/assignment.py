@@ -121,7 +121,8 @@ class JobNeeds:
     declined_by: frozenset[str] = frozenset()
 
 
-@dataclass(frozen=True)
+# Not frozen, like Considered below: made for every candidate who fits.
+@dataclass(slots=True)
 class ScoreParts:
     distance_km: float | None
     travel_minutes: int
