@@ -319,11 +319,18 @@ class StatementCount:
 
 
 async def measure(
-    label: str, prepare: Round, first: int, rounds: int, engine: AsyncEngine, profile: str | None
+    label: str,
+    prepare: Round,
+    first: int,
+    rounds: int,
+    engine: AsyncEngine,
+    profile: str | None,
+    outcome_names: tuple[str, str] = ("assigned", "unassignable"),
 ) -> None:
     timings: list[float] = []
     user = system = 0.0
-    outcomes = {"assigned": 0, "unassignable": 0}
+    done, not_done = outcome_names
+    outcomes = {done: 0, not_done: 0}
     profiler = cProfile.Profile(time.process_time) if profile else None
     for n in range(first, first + WARM_UP + rounds):
         timed, check = await prepare(n)
@@ -339,7 +346,7 @@ async def measure(
             timings.append(elapsed * 1000)
             user += cpu_ended[0] - cpu_began[0]
             system += cpu_ended[1] - cpu_began[1]
-            outcomes["assigned" if await check() else "unassignable"] += 1
+            outcomes[done if await check() else not_done] += 1
     if profiler is not None and profile:
         profiler.dump_stats(profile)
     count = StatementCount(engine)
@@ -393,7 +400,15 @@ async def run(admin_url: str, rounds: int, mode: str, profile: str | None) -> No
             await measure("triaged-event", prepare, 100_000, rounds, engine, profile)
         if mode == "registered":
             prepare = registered_round(sessions)
-            await measure("registered-event", prepare, 200_000, rounds, engine, profile)
+            await measure(
+                "registered-event",
+                prepare,
+                200_000,
+                rounds,
+                engine,
+                profile,
+                ("recorded", "missing"),
+            )
     finally:
         await engine.dispose()
         connection = await asyncpg.connect(dsn)
