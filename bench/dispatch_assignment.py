@@ -2,7 +2,7 @@
 PostgreSQL (goal: p95 ≤ 20 ms), and dispatch's CPU for it. Prints its figures; not a test.
 
     .venv/bin/python -m bench.dispatch_assignment [--admin-url URL] [--rounds 300]
-        [--mode assign|handler|both] [--profile FILE]
+        [--mode assign|handler|both|registered] [--profile FILE]
 
 It creates a scratch database beside the admin URL's, migrates it like production, fills it,
 and drops it at the end. Two measurements, on the same filled database:
@@ -15,6 +15,9 @@ and drops it at the end. Two measurements, on the same filled database:
   (the job created, its arrival due time, the assignment), the commit. The work behind
   ``e2e_assign_p99_ms_at_200rps``; the relay publishing ``dispatch.job.assigned`` is not in
   it.
+- ``registered`` (only when asked for): the same for one ``intake.request.registered``
+  (``on_request_registered``: dispatch's record of the request), half of them delivered
+  twice, as a redelivery would (the inbox row apart: its message id is new each time).
 
 Each prints p50/p95/p99/max of the wall time, dispatch's CPU per operation (this process's
 user + system time over the timed rounds / rounds: PostgreSQL's own work is not in it), and
@@ -50,8 +53,14 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from services.dispatch.app import DEFINITION
 from services.dispatch.commands.assignment import assign_automatically
 from services.dispatch.commands.intake_jobs import due_for
-from services.dispatch.db.models import JobRow, ServicePointRow, TechnicianDayLoadRow, TechnicianRow
-from services.dispatch.events.handlers import on_request_triaged_v2
+from services.dispatch.db.models import (
+    IncomingRequestRow,
+    JobRow,
+    ServicePointRow,
+    TechnicianDayLoadRow,
+    TechnicianRow,
+)
+from services.dispatch.events.handlers import on_request_registered, on_request_triaged_v2
 from services.dispatch.settings import DispatchSettings, use_for_handlers
 from shared.db import prepared
 from shared.db.engine import create_engine, create_session_factory
@@ -59,7 +68,7 @@ from shared.db.messaging_tables import inbox
 from shared.db.migrations import upgrade_to_head
 from shared.db.unit_of_work import UnitOfWork
 from shared.events.envelope import Envelope
-from shared.events.schemas.intake import RequestTriagedV2
+from shared.events.schemas.intake import RequestRegisteredV1, RequestTriagedV2
 from shared.messaging.outbox import envelope_for
 from shared.observability.context import correlated
 
@@ -238,6 +247,51 @@ def handler_round(sessions: Sessions) -> Round:
     return prepare
 
 
+def registered_round(sessions: Sessions) -> Round:
+    """One registered event as dispatch's consumer handles it (without the broker); every
+    second round's request was recorded by the round before (a repeat). Recorded: read
+    untimed."""
+    inbox_row = insert(inbox)
+
+    async def prepare(n: int) -> tuple[Step, Check]:
+        number = f"SR-2028-{n // 2:06d}"
+        body = envelope_for(
+            RequestRegisteredV1(
+                request_no=number,
+                channel="dealer",
+                customer_name="客户",
+                product_model="WX-200",
+                serial_no=f"R-{n // 2}",
+                fault_description="不出水",
+                received_at=datetime.now(UTC),
+            )
+        ).model_dump_json()
+
+        async def timed() -> None:
+            envelope = Envelope.model_validate_json(body)
+            with correlated(envelope.correlation_id, str(envelope.id)):
+                registered = RequestRegisteredV1.model_validate(envelope.data)
+                async with UnitOfWork(sessions) as uow:
+                    await uow.session.execute(
+                        inbox_row,
+                        {"consumer": "dispatch", "message_id": str(envelope.id),
+                         "event_type": envelope.type, "handled_at": datetime.now(UTC)},
+                    )  # fmt: skip
+                    await on_request_registered(uow, registered, envelope)
+                    await uow.commit()
+
+        async def check() -> bool:
+            async with sessions() as session:
+                found = await session.scalar(
+                    select(IncomingRequestRow.id).where(IncomingRequestRow.request_no == number)
+                )
+            return found is not None
+
+        return timed, check
+
+    return prepare
+
+
 class StatementCount:
     """Statements run while ``counting``: SQLAlchemy's cursor executions and those
     ``shared.db.prepared`` runs on asyncpg itself (each passes its error translation once)."""
@@ -265,11 +319,18 @@ class StatementCount:
 
 
 async def measure(
-    label: str, prepare: Round, first: int, rounds: int, engine: AsyncEngine, profile: str | None
+    label: str,
+    prepare: Round,
+    first: int,
+    rounds: int,
+    engine: AsyncEngine,
+    profile: str | None,
+    outcome_names: tuple[str, str] = ("assigned", "unassignable"),
 ) -> None:
     timings: list[float] = []
     user = system = 0.0
-    outcomes = {"assigned": 0, "unassignable": 0}
+    done, not_done = outcome_names
+    outcomes = {done: 0, not_done: 0}
     profiler = cProfile.Profile(time.process_time) if profile else None
     for n in range(first, first + WARM_UP + rounds):
         timed, check = await prepare(n)
@@ -285,7 +346,7 @@ async def measure(
             timings.append(elapsed * 1000)
             user += cpu_ended[0] - cpu_began[0]
             system += cpu_ended[1] - cpu_began[1]
-            outcomes["assigned" if await check() else "unassignable"] += 1
+            outcomes[done if await check() else not_done] += 1
     if profiler is not None and profile:
         profiler.dump_stats(profile)
     count = StatementCount(engine)
@@ -337,6 +398,17 @@ async def run(admin_url: str, rounds: int, mode: str, profile: str | None) -> No
         if mode in ("handler", "both"):
             prepare = handler_round(sessions)
             await measure("triaged-event", prepare, 100_000, rounds, engine, profile)
+        if mode == "registered":
+            prepare = registered_round(sessions)
+            await measure(
+                "registered-event",
+                prepare,
+                200_000,
+                rounds,
+                engine,
+                profile,
+                ("recorded", "missing"),
+            )
     finally:
         await engine.dispose()
         connection = await asyncpg.connect(dsn)
@@ -350,7 +422,9 @@ def main() -> None:
         "--admin-url", default="postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
     )
     parser.add_argument("--rounds", type=int, default=300)
-    parser.add_argument("--mode", choices=("assign", "handler", "both"), default="both")
+    parser.add_argument(
+        "--mode", choices=("assign", "handler", "both", "registered"), default="both"
+    )
     parser.add_argument("--profile", help="write a cProfile of the timed rounds here")
     arguments = parser.parse_args()
     random.seed(4)

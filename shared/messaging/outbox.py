@@ -40,6 +40,11 @@ class _WriteClock:
 _clock = _WriteClock()
 
 
+def write_time() -> datetime:
+    """When an outbox row written now is recorded: never the same as another's."""
+    return _clock.take()
+
+
 def envelope_for(event: EventSchema) -> Envelope:
     """Wrap an event, carrying the correlation of the work that caused it."""
     return Envelope(
@@ -52,7 +57,8 @@ def envelope_for(event: EventSchema) -> Envelope:
     )
 
 
-def _row(envelope: Envelope, now: datetime) -> dict[str, object]:
+def outbox_row(envelope: Envelope, now: datetime) -> dict[str, object]:
+    """The outbox row of an event recorded at ``now``, as ``add_to_outbox`` inserts it."""
     return {
         "event_id": str(envelope.id),
         "event_type": envelope.type,
@@ -66,14 +72,14 @@ def _row(envelope: Envelope, now: datetime) -> dict[str, object]:
 
 
 async def add_to_outbox(session: AsyncSession, envelope: Envelope) -> None:
-    await _INSERT.execute(session, _row(envelope, _clock.take()))
+    await _INSERT.execute(session, outbox_row(envelope, write_time()))
 
 
 async def add_all_to_outbox(session: AsyncSession, envelopes: list[Envelope]) -> None:
     """Several events of one transaction in one statement (one round trip), in their order."""
     if envelopes:
-        now = _clock.take()
-        await _INSERT.many(session, [_row(e, now) for e in envelopes])
+        now = write_time()
+        await _INSERT.many(session, [outbox_row(e, now) for e in envelopes])
 
 
 async def add_apart_to_outbox(session: AsyncSession, works: Sequence[list[Envelope]]) -> None:
@@ -84,7 +90,7 @@ async def add_apart_to_outbox(session: AsyncSession, works: Sequence[list[Envelo
     if it had committed alone."""
     now = _clock.take(max(1, len(works)))
     rows = [
-        _row(envelope, now + timedelta(microseconds=i))
+        outbox_row(envelope, now + timedelta(microseconds=i))
         for i, envelopes in enumerate(works)
         for envelope in envelopes
     ]

@@ -240,3 +240,47 @@ async def test_a_new_job_written_in_one_statement_is_what_the_session_would_writ
             assert found["SR-2026-000001"] == found["SR-2026-000002"], table
         whats = await session.execute(text("SELECT what FROM job_history ORDER BY id"))
         assert [what for (what,) in whats][:2] == ["created", "assigned"]
+
+
+async def test_a_new_jobs_triage_reads_no_job_and_a_written_jobs_is_taken_as_written(
+    engine: AsyncEngine,
+) -> None:
+    """A request's first triage: the read of the loads says too that no job row is there (no
+    locked read finding nothing), and the job is written with its event. A job written
+    before (news of the request came first, or an earlier triage): found by the same read,
+    and updated, not inserted again."""
+    sessions = create_session_factory(engine)
+    first = await handled(engine, sessions, "SR-2026-000001")
+    assert not [s for s in first if s.startswith("SELECT jobs.")], first
+    reads = [s for s in first if "FROM technician_day_loads" in s]
+    assert len(reads) == 1 and "FROM jobs" in reads[0], reads
+    # Its event's outbox row is inserted with it, by the same statement.
+    [written] = [s for s in first if "INSERT INTO jobs" in s]
+    assert "INSERT INTO outbox" in written
+    assert not [s for s in first if s.startswith("INSERT INTO outbox")], first
+
+    now = datetime.now(UTC)
+    async with UnitOfWork(sessions) as uow:
+        uow.session.add(placeholder("SR-2026-000002", now))  # e.g. parts' news came first
+        await uow.commit()
+    for number in ("SR-2026-000001", "SR-2026-000002"):
+        again = await handled(engine, sessions, number)
+        assert not [s for s in again if "INSERT INTO jobs" in s], again
+        assert [s for s in again if s.startswith("SELECT jobs.")], again
+    async with sessions() as session:
+        rows = await session.execute(
+            text("SELECT request_no, kind, technician_id FROM jobs ORDER BY request_no")
+        )
+        assert [tuple(row) for row in rows] == [
+            ("SR-2026-000001", "repair", "T-1"),
+            ("SR-2026-000002", "repair", "T-1"),
+        ]
+        history = await session.execute(
+            text("SELECT request_no, what FROM job_history ORDER BY id")
+        )
+        assert [tuple(row) for row in history] == [
+            ("SR-2026-000001", "created"),
+            ("SR-2026-000001", "assigned"),
+            ("SR-2026-000002", "created"),
+            ("SR-2026-000002", "assigned"),
+        ]

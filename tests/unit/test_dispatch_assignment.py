@@ -3,6 +3,7 @@ loaded, earliest and id break ties; urgent jobs are taken from the queue first."
 
 from __future__ import annotations
 
+import random
 from datetime import UTC, date, datetime, timedelta
 
 from services.dispatch.domain.assignment import (
@@ -13,6 +14,7 @@ from services.dispatch.domain.assignment import (
     choose,
     choose_nearest,
     great_circle_km,
+    great_circle_kms,
     queue_order,
     rank,
 )
@@ -59,6 +61,21 @@ def reason(decision, tid: str) -> Exclusion | None:  # type: ignore[no-untyped-d
 
 def test_great_circle_distance_shanghai_to_beijing() -> None:
     assert 1050 < great_circle_km(31.2304, 121.4737, 39.9042, 116.4074) < 1075
+
+
+def test_distances_from_one_place_are_each_distance_to_the_last_bit() -> None:
+    rng = random.Random(7)
+    for _ in range(200):
+        latitude, longitude = rng.uniform(-89, 89), rng.uniform(-179, 179)
+        places: list[tuple[float | None, float | None]] = [
+            (rng.uniform(-89, 89), rng.uniform(-179, 179)) for _ in range(5)
+        ]
+        places += [(latitude, longitude), (None, 121.5), (31.2, None)]
+        expected = [
+            None if lat is None or lon is None else great_circle_km(latitude, longitude, lat, lon)
+            for lat, lon in places
+        ]
+        assert great_circle_kms(latitude, longitude, places) == expected
 
 
 def test_inactive_technician_is_excluded() -> None:

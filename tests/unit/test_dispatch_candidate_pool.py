@@ -370,3 +370,62 @@ def test_a_calendar_remembers_its_days_as_it_would_build_them() -> None:
             twin = WorkingHours(calendar.zone, calendar.week, calendar.days_off)
             assert calendar.spans_on(day) == twin.spans_on(day)
             assert calendar.spans_on(day) == twin.spans_on(day)  # remembered
+
+
+def _widening_reading_ahead(
+    job: JobNeeds, ranking: Ranking, loads: dict[str, dict[date, int]], now: datetime
+) -> tuple[Decision, int]:
+    """``_widening`` as ``commands.assignment._choose`` reads: the first read takes those a
+    tie at the shortlist's end would widen it to as well. The decision, and how many reads."""
+    size, shortlisting, read, reads = 3, Shortlisting(job, ranking, now, 40.0), {}, 0
+    while True:
+        needing = shortlisting.needing_loads(size)
+        if not read:
+            needing += shortlisting.tied_beyond(size)
+        unread = [tid for tid in needing if tid not in read]
+        reads += bool(unread)
+        for tid in unread:
+            read[tid] = loads.get(tid, {})
+        shortlisted = shortlisting.advance(size, read)
+        if not shortlisted.needs_more:
+            return shortlisted.decision, reads
+        size *= 4
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_loads_read_ahead_for_a_tie_change_no_decision(seed: int) -> None:
+    rng = random.Random(100 + seed)
+    for _ in range(60):
+        candidates = _candidates(rng)
+        pool = CandidatePool(candidates)
+        for _ in range(10):
+            now = datetime.combine(TODAY, datetime.min.time(), UTC) + timedelta(
+                hours=rng.uniform(0, 24)
+            )
+            job = _job(rng, candidates, now)
+            loads = _loads(rng, candidates)
+            ahead, _reads = _widening_reading_ahead(job, pool.rank(job, TODAY), loads, now)
+            _same_decision(ahead, _widening(job, rank(job, candidates, TODAY), loads, now, True))
+
+
+def test_a_tie_at_the_shortlists_end_is_read_with_it() -> None:
+    """Six technicians at one point, the three first in id order full today: the shortlist
+    of three widens to the other three, whose loads came with the first read."""
+    base = Base("SP-1", 31.2, 121.5, frozenset({"上海"}))
+    everyday = WorkingHours.parse(
+        ZONE, "mon-sun 00:00-24:00", f"{TODAY + timedelta(days=1)}..2027-01-31"
+    )
+    candidates = [
+        Candidate(f"T-{n}", f"技师{n}", True, frozenset({"pumps"}), TODAY + timedelta(days=9),
+                  base, everyday, 2)
+        for n in range(6)
+    ]  # fmt: skip
+    loads = {f"T-{n}": {TODAY: 2 if n < 3 else 0} for n in range(6)}
+    now = datetime.combine(TODAY, datetime.min.time(), UTC) + timedelta(hours=3)
+    job = JobNeeds("SR-1", "pumps", "上海", 31.21, 121.5, False, None)
+    ranking = CandidatePool(candidates).rank(job, TODAY)
+    assert Shortlisting(job, ranking, now, 40.0).tied_beyond(3) == ["T-3", "T-4", "T-5"]
+    decision, reads = _widening_reading_ahead(job, ranking, loads, now)
+    assert decision.winner is not None and decision.winner.technician_id == "T-3"
+    assert reads == 1
+    _same_decision(decision, _widening(job, rank(job, candidates, TODAY), loads, now, True))

@@ -81,6 +81,9 @@ class _Deciding:
     last_day: date
     now: datetime
     speed_kmh: float
+    # The job's number while its row is believed not written, unchecked: the first read of
+    # loads checks it (see ``assign_automatically``'s ``fresh``).
+    unless_written: str | None = None
     shortlisting: Shortlisting = field(init=False)
 
     def __post_init__(self) -> None:
@@ -99,6 +102,7 @@ async def _decide(
     settings: DispatchSettings,
     now: datetime,
     declined: frozenset[str],
+    unless_written: str | None = None,
 ) -> tuple[_Deciding, Decision]:
     hours = settings.service_hours()
     today = hours.local_day(now)
@@ -111,7 +115,7 @@ async def _decide(
     needs = _needs(job, declined)
     deciding = _Deciding(
         needs, pool.rank(needs, today), {}, SHORTLIST, today, max(today, last), now,
-        settings.travel_speed_kmh,
+        settings.travel_speed_kmh, unless_written,
     )  # fmt: skip
     return deciding, await _choose(uow, deciding)
 
@@ -121,15 +125,24 @@ async def _choose(uow: UnitOfWork, deciding: _Deciding) -> Decision:
     (and then read only the loads of those not already farther than someone who fits)."""
     day_loads = DayLoads(uow.session)
     while True:
-        unread = [
-            tid
-            for tid in deciding.shortlisting.needing_loads(deciding.size)
-            if tid not in deciding.loads
-        ]
+        needing = deciding.shortlisting.needing_loads(deciding.size)
+        if not deciding.loads:
+            # The first read: with those a tie at the shortlist's end would widen it to.
+            needing += deciding.shortlisting.tied_beyond(deciding.size)
+        unread = [tid for tid in needing if tid not in deciding.loads]
+        read: dict[str, dict[date, int]] | None = {}
+        if deciding.unless_written is not None:
+            read = await day_loads.of_technicians_unless_job(
+                unread, deciding.first_day, deciding.last_day, deciding.unless_written
+            )
+            if read is None:
+                raise _JobWrittenAlready
+            deciding.unless_written = None
+        elif unread:
+            read = await day_loads.of_technicians(unread, deciding.first_day, deciding.last_day)
         if unread:
-            for tid, loads in (
-                await day_loads.of_technicians(unread, deciding.first_day, deciding.last_day)
-            ).items():
+            assert read is not None
+            for tid, loads in read.items():
                 deciding.loads[tid] = loads
             for tid in unread:
                 deciding.loads.setdefault(tid, {})
@@ -137,6 +150,10 @@ async def _choose(uow: UnitOfWork, deciding: _Deciding) -> Decision:
         if not shortlisted.needs_more:
             return shortlisted.decision
         deciding.size *= 4
+
+
+class _JobWrittenAlready(Exception):
+    """A job believed new is written already: nothing was decided."""
 
 
 def _give(job: JobRow, winner: Candidate, day: date, arrival: datetime, now: datetime) -> None:
@@ -189,10 +206,15 @@ async def assign_automatically(
 
     ``fresh``: a job the caller's transaction has just created and not written: nobody else
     can decide it, and nobody can have declined it, so neither is read; it is written once,
-    with the assignment's records, whatever the outcome."""
-    outcome = await _assign(
-        uow, settings, request_no, now, how, actor, skip_if_busy, releasing, fresh
-    )
+    with the assignment's records, whatever the outcome. Unless ``fresh.checked`` is False
+    and the first read finds the job's row there after all: then nothing is done or written
+    (``fresh.written`` stays False) and the caller takes the job as it is written."""
+    try:
+        outcome = await _assign(
+            uow, settings, request_no, now, how, actor, skip_if_busy, releasing, fresh
+        )
+    except _JobWrittenAlready:
+        return None
     if fresh is not None:
         # Not on an error: the transaction is rolled back, with nothing of the job to undo.
         await fresh.write(uow.session)
@@ -232,7 +254,15 @@ async def _assign(
         else:
             fresh.records.extend(rows)
 
-    deciding, decision = await _decide(uow, job, settings, now, declined)
+    async def publish(event: JobAssignedV1 | JobUnassignableV1) -> None:
+        """With a fresh job, its outbox row is inserted with it too."""
+        if fresh is None:
+            await uow.publish(event)
+        else:
+            fresh.events.append(uow.publish_with_own_rows(event))
+
+    unless_written = request_no if fresh is not None and not fresh.checked else None
+    deciding, decision = await _decide(uow, job, settings, now, declined, unless_written)
     decision, taken = await _take_a_day(uow, deciding, decision, releasing)
     if taken:
         assert decision.winner is not None and decision.score is not None
@@ -245,7 +275,7 @@ async def _assign(
             ),
             jobs.history_row(job, "assigned", actor, now, note=how),
         )
-        await uow.publish(
+        await publish(
             JobAssignedV1(
                 request_no=request_no,
                 technician_id=winner.technician_id,
@@ -282,7 +312,7 @@ async def _assign(
             jobs.assignment_row(request_no, how, None, actor, None, explanation, now),
             jobs.history_row(job, "unassignable", actor, now),
         )
-        await uow.publish(
+        await publish(
             JobUnassignableV1(
                 request_no=request_no,
                 required_skill=job.required_skill,

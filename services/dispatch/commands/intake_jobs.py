@@ -11,7 +11,7 @@ from services.dispatch.db.models import JobRow
 from services.dispatch.db.new_job import NewJob
 from services.dispatch.db.staff import ServicePoints
 from services.dispatch.domain.arrival import ArrivalDue, arrival_due
-from services.dispatch.domain.assignment import great_circle_km
+from services.dispatch.domain.assignment import great_circle_kms
 from services.dispatch.domain.job import JobStatus
 from services.dispatch.settings import DispatchSettings
 from shared.db.unit_of_work import UnitOfWork
@@ -62,12 +62,12 @@ async def due_for(
     if latitude is not None and longitude is not None:
         located = [p for p in points if p.latitude is not None and p.longitude is not None]
         if located:
-            nearest = min(
-                located,
-                key=lambda p: great_circle_km(latitude, longitude, p.latitude, p.longitude),  # type: ignore[arg-type]
+            distances = great_circle_kms(
+                latitude, longitude, [(p.latitude, p.longitude) for p in located]
             )
-            distance = great_circle_km(latitude, longitude, nearest.latitude, nearest.longitude)  # type: ignore[arg-type]
-            zone = nearest.zone
+            # The first of the nearest, as min() finds it.
+            index = min(range(len(located)), key=distances.__getitem__)  # type: ignore[arg-type]
+            distance, zone = distances[index], located[index].zone
     if distance is None and region:
         covering = [p for p in points if region in p.covers_regions]
         own = [p for p in covering if p.region == region]
@@ -80,6 +80,18 @@ async def take_triaged(
 ) -> None:
     """Create or update the request's job, then assign it at once if it waits."""
     jobs = JobRepository(uow.session)
+    if triaged.visit_needed:
+        # Most triages are a request's first: its job is made and assigned as new, and the
+        # read of the technicians' loads says too whether the job's row is there after all
+        # (one round trip, instead of a locked read finding nothing first). If it is, that
+        # is all undone (nothing was written) and the job is taken as below.
+        fresh = NewJob(placeholder(triaged.request_no, now), checked=False)
+        await _fill(uow, settings, fresh.row, triaged, True, now)
+        kind = f"{triaged.kind}/{triaged.severity}"
+        fresh.records.append(jobs.history_row(fresh.row, "created", SYSTEM, now, note=kind))
+        await assign_automatically(uow, settings, triaged.request_no, now, fresh=fresh)
+        if fresh.written:
+            return
     releasing: tuple[str, date] | None = None
     job = await jobs.get(triaged.request_no, lock=True)
     if job is not None and job.triaged_at is not None and job.triaged_at > triaged.triaged_at:
@@ -116,6 +128,29 @@ async def take_triaged(
         # Not added to the session: written once, when assigned (see below).
         job = placeholder(triaged.request_no, now)
     created = not job.kind
+    await _fill(uow, settings, job, triaged, created, now)
+    kind = f"{triaged.kind}/{triaged.severity}"
+    if new:
+        # Nobody else sees the job before this transaction commits, nor can have declined
+        # it: it is written once, with its history and its assignment (see db.new_job).
+        fresh = NewJob(job, [jobs.history_row(job, "created", SYSTEM, now, note=kind)])
+        await assign_automatically(uow, settings, triaged.request_no, now, fresh=fresh)
+        return
+    await uow.session.flush()
+    if created:
+        await jobs.note(job, "created", SYSTEM, now, note=kind)
+    await assign_automatically(uow, settings, triaged.request_no, now, releasing=releasing)
+
+
+async def _fill(
+    uow: UnitOfWork,
+    settings: DispatchSettings,
+    job: JobRow,
+    triaged: Triaged,
+    created: bool,
+    now: datetime,
+) -> None:
+    """The job as triaged, and its arrival due time unless someone is there already."""
     job.kind, job.severity = triaged.kind, triaged.severity
     job.required_skill = triaged.product_line
     job.product_model, job.serial_no = triaged.product_model, triaged.serial_no
@@ -140,17 +175,6 @@ async def take_triaged(
         )
         job.arrival_target, job.arrival_due_at = due.target, due.due_at
     job.updated_at = now
-    kind = f"{triaged.kind}/{triaged.severity}"
-    if new:
-        # Nobody else sees the job before this transaction commits, nor can have declined
-        # it: it is written once, with its history and its assignment (see db.new_job).
-        fresh = NewJob(job, [jobs.history_row(job, "created", SYSTEM, now, note=kind)])
-        await assign_automatically(uow, settings, triaged.request_no, now, fresh=fresh)
-        return
-    await uow.session.flush()
-    if created:
-        await jobs.note(job, "created", SYSTEM, now, note=kind)
-    await assign_automatically(uow, settings, triaged.request_no, now, releasing=releasing)
 
 
 def _forget_technician(job: JobRow) -> None:

@@ -2,11 +2,41 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from collections.abc import Callable
+
+from sqlalchemy import Table, bindparam, func, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.dispatch.db.models import IncomingRequestRow
 from services.dispatch.domain.incoming_request import IncomingRequest
+from shared.db.prepared import HotStatement
+
+_REQUESTS: Table = IncomingRequestRow.__table__  # type: ignore[assignment]
+_COLUMNS = (
+    "request_no",
+    "customer_name",
+    "product_model",
+    "fault_description",
+    "received_at",
+    "recorded_at",
+    "correlation_id",
+)
+
+
+def _insert_unless_recorded(
+    insert: Callable[[Table], postgresql.Insert | sqlite.Insert],
+) -> HotStatement:
+    """The request's row unless one with its number is there: one statement, built once."""
+    return HotStatement(
+        insert(_REQUESTS)
+        .values({name: bindparam(name, type_=_REQUESTS.c[name].type) for name in _COLUMNS})
+        .on_conflict_do_nothing(index_elements=[_REQUESTS.c.request_no])
+    )
+
+
+_RECORD_PG = _insert_unless_recorded(postgresql.insert)
+_RECORD_SQLITE = _insert_unless_recorded(sqlite.insert)
 
 
 def _from_row(row: IncomingRequestRow) -> IncomingRequest:
@@ -25,19 +55,24 @@ class IncomingRequestRepository:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
 
-    async def add(self, request: IncomingRequest) -> None:
-        self._session.add(
-            IncomingRequestRow(
-                request_no=request.request_no,
-                customer_name=request.customer_name,
-                product_model=request.product_model,
-                fault_description=request.fault_description,
-                received_at=request.received_at,
-                recorded_at=request.recorded_at,
-                correlation_id=request.correlation_id,
-            )
+    async def record(self, request: IncomingRequest) -> None:
+        """The request, unless it is recorded already (an event delivered twice): one
+        round trip instead of a read and an insert, and a concurrent recording of the same
+        request is waited for rather than failed on the unique number."""
+        dialect = self._session.get_bind().dialect.name
+        statement = _RECORD_PG if dialect == "postgresql" else _RECORD_SQLITE
+        await statement.execute(
+            self._session,
+            {
+                "request_no": request.request_no,
+                "customer_name": request.customer_name,
+                "product_model": request.product_model,
+                "fault_description": request.fault_description,
+                "received_at": request.received_at,
+                "recorded_at": request.recorded_at,
+                "correlation_id": request.correlation_id,
+            },
         )
-        await self._session.flush()
 
     async def get(self, request_no: str) -> IncomingRequest | None:
         row = (

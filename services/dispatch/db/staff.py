@@ -17,14 +17,22 @@ from sqlalchemy import (
     and_,
     any_,
     bindparam,
+    exists,
     func,
+    null,
     select,
+    union_all,
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.dispatch.db.models import ServicePointRow, TechnicianDayLoadRow, TechnicianRow
+from services.dispatch.db.models import (
+    JobRow,
+    ServicePointRow,
+    TechnicianDayLoadRow,
+    TechnicianRow,
+)
 from services.dispatch.domain.assignment import Base, Candidate
 from services.dispatch.domain.calendar import WorkingHours
 from services.dispatch.domain.candidate_pool import CandidatePool
@@ -326,6 +334,28 @@ class DayLoads:
             loads.setdefault(tid, {})[day] = jobs
         return loads
 
+    async def of_technicians_unless_job(
+        self, technician_ids: list[str], first: date, last: date, request_no: str
+    ) -> dict[str, dict[date, int]] | None:
+        """``of_technicians``, or None when the job ``request_no`` is written already: both
+        answers from one statement (one round trip), for a job believed new (see
+        ``commands.intake_jobs.take_triaged``)."""
+        statement = (
+            _LOADS_OF_ANY_UNLESS_JOB
+            if self._session.bind.dialect.name == "postgresql"
+            else _LOADS_OF_EACH_UNLESS_JOB
+        )
+        rows = await statement.execute(
+            self._session,
+            {"ids": technician_ids, "first": first, "last": last, "request_no": request_no},
+        )
+        loads: dict[str, dict[date, int]] = {}
+        for tid, day, jobs in rows:
+            if tid is None:  # the job's row is there
+                return None
+            loads.setdefault(tid, {})[day] = jobs
+        return loads
+
     async def take(self, technician_id: str, day: date, limit: int) -> int | None:
         """Count one more job on the technician's day if it is under ``limit``; None when
         taken, else how many jobs the day already has.
@@ -417,6 +447,13 @@ _LOADS_OF_ANY = HotStatement(
 _LOADS_OF_EACH = HotStatement(
     _LOAD_COLUMNS.where(_LOADS.c.technician_id.in_(bindparam("ids", expanding=True)), *_IN_WINDOW)
 )
+# A row of nulls beside the loads when the job is there already (after them: the result's
+# column types are the first part's).
+_JOB_WRITTEN = select(
+    null().label("technician_id"), null().label("day"), null().label("jobs")
+).where(exists().where(JobRow.request_no == bindparam("request_no")))
+_LOADS_OF_ANY_UNLESS_JOB = HotStatement(union_all(_LOADS_OF_ANY.statement, _JOB_WRITTEN))
+_LOADS_OF_EACH_UNLESS_JOB = HotStatement(union_all(_LOADS_OF_EACH.statement, _JOB_WRITTEN))
 _THE_DAY = (
     _LOADS.c.technician_id == bindparam("tid"),
     _LOADS.c.day == bindparam("on_day"),

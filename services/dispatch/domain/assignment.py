@@ -54,12 +54,37 @@ class Exclusion(StrEnum):
     FARTHER_THAN_WINNER = "farther_than_winner"
 
 
+# Its value, looked up once (an enum member's value is a descriptor call each time).
+FARTHER_THAN_WINNER = Exclusion.FARTHER_THAN_WINNER.value
+
+
 def great_circle_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
     """Haversine distance on the mean Earth radius."""
     p1, p2 = math.radians(lat1), math.radians(lat2)
     dp, dl = p2 - p1, math.radians(lon2 - lon1)
     a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
     return 2 * EARTH_RADIUS_KM * math.asin(min(1.0, math.sqrt(a)))
+
+
+def great_circle_kms(
+    latitude: float, longitude: float, places: Sequence[tuple[float | None, float | None]]
+) -> list[float | None]:
+    """``great_circle_km`` from one place to each of ``places`` (None for one without
+    coordinates): the same arithmetic, to the last bit, without working out the first
+    place's part again for each."""
+    radians, sin, cos, asin, sqrt = math.radians, math.sin, math.cos, math.asin, math.sqrt
+    p1 = radians(latitude)
+    cos_p1 = cos(p1)
+    found: list[float | None] = []
+    for lat2, lon2 in places:
+        if lat2 is None or lon2 is None:
+            found.append(None)
+            continue
+        p2 = radians(lat2)
+        dp, dl = p2 - p1, radians(lon2 - longitude)
+        a = sin(dp / 2) ** 2 + cos_p1 * cos(p2) * sin(dl / 2) ** 2
+        found.append(2 * EARTH_RADIUS_KM * asin(min(1.0, sqrt(a))))
+    return found
 
 
 @dataclass(frozen=True)
@@ -96,7 +121,8 @@ class JobNeeds:
     declined_by: frozenset[str] = frozenset()
 
 
-@dataclass(frozen=True)
+# Not frozen, like Considered below: made for every candidate who fits.
+@dataclass(slots=True)
 class ScoreParts:
     distance_km: float | None
     travel_minutes: int
@@ -121,7 +147,9 @@ class ScoreParts:
         }
 
 
-@dataclass(frozen=True)
+# Not frozen: a decision makes a few hundred, and a frozen dataclass's __init__ costs three
+# times a plain one's (each field set through object.__setattr__). Nothing changes them.
+@dataclass(slots=True)
 class Considered:
     technician_id: str
     name: str
@@ -408,18 +436,40 @@ class Shortlisting:
             if nearest_fit is None or self._near(distance) <= nearest_fit
         ]
 
+    def tied_beyond(self, size: int) -> list[str]:
+        """The technicians after the first ``size`` as near as the last of them: if the
+        decision among the first ``size`` ends in a tie on that distance, ``advance`` widens
+        the shortlist to them, and reads their loads (technicians share home points, so
+        such a run is common). Read with the first ``size``, they cost no second read."""
+        passing = self.ranking.passing
+        if size < 1 or size >= len(passing):
+            return []
+        last = self._near(passing[size - 1][0])
+        tied: list[str] = []
+        for distance, _known, candidate in passing[size : size * 4]:
+            if self._near(distance) != last:
+                break
+            tied.append(candidate.technician_id)
+        return tied
+
     def advance(self, size: int, loads: Mapping[str, Mapping[date, int]]) -> Shortlisted:
         """Decide among the ``size`` nearest; ``loads`` must cover ``needing_loads(size)``."""
         if size < self._done:
             raise ValueError(f"the shortlist already holds {self._done}, not {size}")
         job, considered, reasons = self.job, self._considered, self._reasons
         passing = self.ranking.passing
+        rounded = self._rounded
+        farther, farther_reason = Exclusion.FARTHER_THAN_WINNER, FARTHER_THAN_WINNER
         for distance, known, candidate in passing[self._done : size]:
-            near = self._near(distance)
+            near = rounded.get(distance)
+            if near is None:
+                near = self._near(distance)
             if self._nearest_fit is not None and near > self._nearest_fit:
-                self._exclude(Considered(
-                    candidate.technician_id, candidate.name, known, Exclusion.FARTHER_THAN_WINNER
-                ))  # fmt: skip
+                # Most of a shortlist once someone fits: recorded without a call each.
+                considered.append(
+                    Considered(candidate.technician_id, candidate.name, known, farther)
+                )
+                reasons[farther_reason] = reasons.get(farther_reason, 0) + 1
                 continue
             travel = self._travels.get(known)
             if travel is None:

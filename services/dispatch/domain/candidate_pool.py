@@ -31,7 +31,7 @@ from services.dispatch.domain.assignment import (
     Exclusion,
     JobNeeds,
     Ranking,
-    distance_from_base,
+    great_circle_kms,
     job_exclusion,
     nearness,
     rank,
@@ -135,6 +135,7 @@ class CandidatePool:
             )
             for positions in by_point.values()
         )
+        self._places = [(point.base.latitude, point.base.longitude) for point in self._points]
         self._point_of: list[int] = [0] * len(self.candidates)
         for index, point in enumerate(self._points):
             for position in point.members:
@@ -155,7 +156,10 @@ class CandidatePool:
         """``rank(job, pool.candidates, today)``, at the cost of the pool's points."""
         standing = self._standing_on(today, job.skill)
         candidates, points = self.candidates, self._points
-        distances = [distance_from_base(job, point.base) for point in points]
+        if job.latitude is None or job.longitude is None:
+            distances: list[float | None] = [None] * len(points)
+        else:
+            distances = great_circle_kms(job.latitude, job.longitude, self._places)
         by_job = self._excluded_by_job(job, standing) if job.region or job.declined_by else {}
 
         excluded_positions: Sequence[tuple[int, Exclusion]] = standing.excluded

@@ -38,10 +38,7 @@ from shared.events.schemas.parts import (
 async def on_request_registered(
     uow: UnitOfWork, event: RequestRegisteredV1, envelope: Envelope
 ) -> None:
-    repository = IncomingRequestRepository(uow.session)
-    if await repository.get(event.request_no) is not None:
-        return
-    await repository.add(
+    await IncomingRequestRepository(uow.session).record(
         IncomingRequest(
             request_no=event.request_no,
             customer_name=event.customer_name,
