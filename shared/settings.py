@@ -22,7 +22,9 @@ class BrokerSettings(BaseSettings):
     queue_prefix: str = Field("aftersales", alias="EVENTS_QUEUE_PREFIX")
     queue_type: str = Field("quorum", alias="EVENTS_QUEUE_TYPE")
     prefetch: int = Field(200, alias="EVENTS_PREFETCH", ge=1)
-    handler_concurrency: int = Field(16, alias="EVENTS_HANDLER_CONCURRENCY", ge=1)
+    # One by default: two transactions at once, each holding a group's row locks, mostly
+    # wait for each other (bench/README.md); instances are the way to scale out.
+    handler_concurrency: int = Field(1, alias="EVENTS_HANDLER_CONCURRENCY", ge=1)
     # Events that arrive while every handling transaction is busy wait and are handled
     # together in the next one, this many at most (1: each in its own transaction).
     group_size: int = Field(32, alias="EVENTS_GROUP_SIZE", ge=1)
