@@ -457,7 +457,13 @@ async def e2e(
     details["e2e"]["reports_created"] = len(created)
     details["e2e"]["not_assigned_within_wait"] = await unassigned_count(dispatch_url, created)
     figures["e2e_assign_p99_ms_at_200rps"] = round(p(delays, 0.99) * 1000, 1)
-    details["e2e"]["assign_p50_ms"] = round(p(delays, 0.50) * 1000, 1)
+    for name, fraction in (("p50", 0.50), ("p90", 0.90), ("p95", 0.95)):
+        details["e2e"][f"assign_{name}_ms"] = round(p(delays, fraction) * 1000, 1)
+    # Where in the run the slowest were (seconds from the first report): a backlog that
+    # builds shows late, a hiccup (a pause of some process) as one cluster.
+    first = min(at for _number, at in created)
+    slowest = sorted(zip(delays, (at for _number, at in created), strict=True))[-40:]
+    details["e2e"]["slowest_at_s"] = sorted(round(at - first, 1) for _delay, at in slowest)
 
     if arguments.soak:
         print(f"soak: 200 reports/s for {arguments.soak_seconds} s…", flush=True)

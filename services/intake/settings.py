@@ -30,7 +30,7 @@ class IntakeSettings(ServiceSettings):
     # Dealer reports arriving together are registered together, in one transaction: at most
     # this many in one, and at most this many such transactions at once (1 and 1: one by one).
     dealer_report_group_size: int = Field(64, ge=1, le=1000)
-    dealer_report_groups_at_once: int = Field(3, ge=1, le=16)
+    dealer_report_groups_at_once: int = Field(2, ge=1, le=16)
     secrets_key_file: Path = Path("data/intake/dealer-secrets.key")
     # How often SLA breaches are looked for and the open-requests gauge is counted.
     sla_check_seconds: float = Field(30.0, gt=0)
