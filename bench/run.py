@@ -464,6 +464,8 @@ async def e2e(
     first = min(at for _number, at in created)
     slowest = sorted(zip(delays, (at for _number, at in created), strict=True))[-40:]
     details["e2e"]["slowest_at_s"] = sorted(round(at - first, 1) for _delay, at in slowest)
+    settled = [d for d, (_n, at) in zip(delays, created, strict=True) if at - first >= 2.0]
+    details["e2e"]["assign_p99_after_2s_ms"] = round(p(settled, 0.99) * 1000, 1)
 
     if arguments.soak:
         print(f"soak: 200 reports/s for {arguments.soak_seconds} s…", flush=True)
