@@ -105,6 +105,11 @@ class _Delivery:
     event: EventSchema
     envelope: Envelope
 
+    @property
+    def tried_before(self) -> bool:
+        """Back from a retry, or redelivered by the broker (its consumer went away)."""
+        return bool(self.message.redelivered) or _retry_count(self.message) > 0
+
 
 # "handled", "duplicate", or why the handling failed.
 _Outcome = str | Exception
@@ -291,15 +296,24 @@ class EventConsumer:
         counter.inc()
 
     async def _handle_group(self, deliveries: list[_Delivery]) -> list[_Outcome]:
-        if len(deliveries) > 1:
+        outcomes: list[_Outcome | None] = [None] * len(deliveries)
+        # A message tried before is handled alone: failing again, it takes no group with it.
+        together = [i for i, delivery in enumerate(deliveries) if not delivery.tried_before]
+        if len(together) > 1:
             try:
-                return await self._handle_together(deliveries)
+                done = await self._handle_together([deliveries[i] for i in together])
             except Exception as exc:
                 log.warning(
                     "a group of events failed; handling them one by one",
-                    extra={"count": len(deliveries), "error": _describe(exc)},
+                    extra={"count": len(together), "error": _describe(exc)},
                 )
-        return [await self._handle_alone(delivery) for delivery in deliveries]
+            else:
+                for i, outcome in zip(together, done, strict=True):
+                    outcomes[i] = outcome
+        return [
+            outcome if outcome is not None else await self._handle_alone(delivery)
+            for delivery, outcome in zip(deliveries, outcomes, strict=True)
+        ]
 
     async def _handle_alone(self, delivery: _Delivery) -> _Outcome:
         envelope = delivery.envelope

@@ -92,8 +92,9 @@ async def test_events_arriving_together_each_have_one_effect_and_a_failing_one_s
     # They did go together: fewer transactions than events, some of more than one.
     assert groups - groups_before < len(burst)
     assert groups - groups_before > alone - alone_before
-    # The failing event was tried in its group, then alone (its group one by one), then on
-    # each retry alone: the others of its group were handled once each all the same.
+    # The failing event was tried in its group, then alone (its group one by one); back
+    # from each retry it is tried alone at once, whatever else is waiting: the others of its
+    # group were handled once each all the same.
     tries = [request_no for request_no, _at in probe.attempts if request_no == FAILING]
     assert len(tries) == 2 + len(settings.retry_delays)
 
