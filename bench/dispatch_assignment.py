@@ -31,25 +31,23 @@ writes a cProfile (process CPU time) of the timed rounds of the last mode run.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import cProfile
 import random
 import resource
 import statistics
 import time
-import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import asyncpg
 import uvloop
 from sqlalchemy import event, insert, select
-from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from bench.delivery import handle_alone
+from bench.servers import add_server_arguments, scratch_database
 from services.dispatch.app import DEFINITION
 from services.dispatch.commands.assignment import assign_automatically
 from services.dispatch.commands.intake_jobs import due_for
@@ -64,13 +62,10 @@ from services.dispatch.events.handlers import on_request_registered, on_request_
 from services.dispatch.settings import DispatchSettings, use_for_handlers
 from shared.db import prepared
 from shared.db.engine import create_engine, create_session_factory
-from shared.db.messaging_tables import inbox
-from shared.db.migrations import upgrade_to_head
 from shared.db.unit_of_work import UnitOfWork
-from shared.events.envelope import Envelope
 from shared.events.schemas.intake import RequestRegisteredV1, RequestTriagedV2
+from shared.messaging.consumer import Subscription
 from shared.messaging.outbox import envelope_for
-from shared.observability.context import correlated
 
 CITIES = {"上海": (31.23, 121.47), "北京": (39.90, 116.41), "广州": (23.13, 113.26)}
 TECHNICIANS = 2000
@@ -193,7 +188,7 @@ def assignment_round(settings: DispatchSettings, sessions: Sessions) -> Round:
 def handler_round(sessions: Sessions) -> Round:
     """One triaged event as dispatch's consumer handles it (without the broker): parse and
     validate, inbox row, ``on_request_triaged_v2``, commit. Was it assigned: read untimed."""
-    inbox_row = insert(inbox)
+    subscription = Subscription(RequestTriagedV2, on_request_triaged_v2)
 
     async def prepare(n: int) -> tuple[Step, Check]:
         city = list(CITIES)[n % 3]
@@ -230,17 +225,7 @@ def handler_round(sessions: Sessions) -> Round:
         ).model_dump_json()
 
         async def timed() -> None:
-            envelope = Envelope.model_validate_json(body)
-            with correlated(envelope.correlation_id, str(envelope.id)):
-                triaged = RequestTriagedV2.model_validate(envelope.data)
-                async with UnitOfWork(sessions) as uow:
-                    await uow.session.execute(
-                        inbox_row,
-                        {"consumer": "dispatch", "message_id": str(envelope.id),
-                         "event_type": envelope.type, "handled_at": datetime.now(UTC)},
-                    )  # fmt: skip
-                    await on_request_triaged_v2(uow, triaged, envelope)
-                    await uow.commit()
+            await handle_alone(sessions, "dispatch", body, subscription)
 
         return timed, _assigned(sessions, number)
 
@@ -251,7 +236,7 @@ def registered_round(sessions: Sessions) -> Round:
     """One registered event as dispatch's consumer handles it (without the broker); every
     second round's request was recorded by the round before (a repeat). Recorded: read
     untimed."""
-    inbox_row = insert(inbox)
+    subscription = Subscription(RequestRegisteredV1, on_request_registered)
 
     async def prepare(n: int) -> tuple[Step, Check]:
         number = f"SR-2028-{n // 2:06d}"
@@ -268,17 +253,7 @@ def registered_round(sessions: Sessions) -> Round:
         ).model_dump_json()
 
         async def timed() -> None:
-            envelope = Envelope.model_validate_json(body)
-            with correlated(envelope.correlation_id, str(envelope.id)):
-                registered = RequestRegisteredV1.model_validate(envelope.data)
-                async with UnitOfWork(sessions) as uow:
-                    await uow.session.execute(
-                        inbox_row,
-                        {"consumer": "dispatch", "message_id": str(envelope.id),
-                         "event_type": envelope.type, "handled_at": datetime.now(UTC)},
-                    )  # fmt: skip
-                    await on_request_registered(uow, registered, envelope)
-                    await uow.commit()
+            await handle_alone(sessions, "dispatch", body, subscription)
 
         async def check() -> bool:
             async with sessions() as session:
@@ -374,53 +349,42 @@ async def measure(
 
 
 async def run(admin_url: str, rounds: int, mode: str, profile: str | None) -> None:
-    name = f"bench_dispatch_{uuid.uuid4().hex[:8]}"
-    dsn = make_url(admin_url).set(drivername="postgresql").render_as_string(hide_password=False)
-    connection = await asyncpg.connect(dsn)
-    await connection.execute(f'CREATE DATABASE "{name}"')
-    await connection.close()
-    url = make_url(admin_url).set(database=name).render_as_string(hide_password=False)
-    engine = create_engine(url)
-    try:
-        await asyncio.to_thread(upgrade_to_head, DEFINITION.migrations_dir, url)
-        settings = DispatchSettings(database_url=url)
-        use_for_handlers(settings)
-        sessions = create_session_factory(engine)
-        started = time.perf_counter()
-        await fill(settings, sessions)
-        took = time.perf_counter() - started
-        print(f"filled: {TECHNICIANS} technicians, {OPEN_JOBS} open jobs in {took:.1f} s")
-        # The assignment first: bench.run reads the first p95 printed.
-        if mode in ("assign", "both"):
-            measured_profile = profile if mode == "assign" else None
-            prepare = assignment_round(settings, sessions)
-            await measure("assignment", prepare, 0, rounds, engine, measured_profile)
-        if mode in ("handler", "both"):
-            prepare = handler_round(sessions)
-            await measure("triaged-event", prepare, 100_000, rounds, engine, profile)
-        if mode == "registered":
-            prepare = registered_round(sessions)
-            await measure(
-                "registered-event",
-                prepare,
-                200_000,
-                rounds,
-                engine,
-                profile,
-                ("recorded", "missing"),
-            )
-    finally:
-        await engine.dispose()
-        connection = await asyncpg.connect(dsn)
-        await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await connection.close()
+    async with scratch_database(admin_url, "dispatch", DEFINITION.migrations_dir) as url:
+        engine = create_engine(url)
+        try:
+            await measure_modes(url, engine, rounds, mode, profile)
+        finally:
+            await engine.dispose()
+
+
+async def measure_modes(
+    url: str, engine: AsyncEngine, rounds: int, mode: str, profile: str | None
+) -> None:
+    settings = DispatchSettings(database_url=url)
+    use_for_handlers(settings)
+    sessions = create_session_factory(engine)
+    started = time.perf_counter()
+    await fill(settings, sessions)
+    took = time.perf_counter() - started
+    print(f"filled: {TECHNICIANS} technicians, {OPEN_JOBS} open jobs in {took:.1f} s")
+    # The assignment first: bench.run reads the first p95 printed.
+    if mode in ("assign", "both"):
+        measured_profile = profile if mode == "assign" else None
+        prepare = assignment_round(settings, sessions)
+        await measure("assignment", prepare, 0, rounds, engine, measured_profile)
+    if mode in ("handler", "both"):
+        prepare = handler_round(sessions)
+        await measure("triaged-event", prepare, 100_000, rounds, engine, profile)
+    if mode == "registered":
+        prepare = registered_round(sessions)
+        await measure(
+            "registered-event", prepare, 200_000, rounds, engine, profile, ("recorded", "missing")
+        )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument(
-        "--admin-url", default="postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
-    )
+    add_server_arguments(parser)
     parser.add_argument("--rounds", type=int, default=300)
     parser.add_argument(
         "--mode", choices=("assign", "handler", "both", "registered"), default="both"

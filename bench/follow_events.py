@@ -27,22 +27,20 @@ timed job.assigned events.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import cProfile
 import resource
 import time
-import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import asyncpg
 import uvloop
-from sqlalchemy import func, insert, select
-from sqlalchemy.engine import make_url
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bench.delivery import handle_alone
 from bench.dispatch_assignment import StatementCount
+from bench.servers import add_server_arguments, scratch_database
 from services.intake.app import DEFINITION
 from services.intake.db.models import ServiceRequestRow, TimelineEntryRow
 from services.intake.db.repository import ServiceRequestRepository
@@ -55,20 +53,16 @@ from services.intake.domain.service_request import (
 from services.intake.domain.workflow import RequestStatus
 from services.intake.events.subscriptions import SUBSCRIPTIONS
 from shared.db.engine import create_engine, create_session_factory
-from shared.db.messaging_tables import inbox
-from shared.db.migrations import upgrade_to_head
 from shared.db.unit_of_work import UnitOfWork
 from shared.events.envelope import Envelope
 from shared.events.registry import EventSchema
 from shared.events.schemas.dispatch import AppointmentAgreedV1, JobAssignedV1
-from shared.messaging.consumer import Handler
+from shared.messaging.consumer import Handler, Subscription
 from shared.messaging.outbox import envelope_for
-from shared.observability.context import correlated
 
 Sessions = async_sessionmaker[AsyncSession]
 WARM_UP = 20  # events that warm caches, prepared statements and connections: not timed
 COUNTED = 30  # events after the timed ones in which statements are counted
-_INBOX_ROW = insert(inbox)
 _HANDLERS = {(s.schema.event_type, s.schema.event_version): s for s in SUBSCRIPTIONS}
 
 
@@ -119,24 +113,6 @@ async def _nothing(_uow: UnitOfWork, _event: Any, _envelope: Envelope) -> None:
     pass
 
 
-async def handle(sessions: Sessions, body: str, handler: Handler[Any] | None = None) -> None:
-    """What ``EventConsumer._process`` and ``_handle_once`` do with one delivery (with
-    ``handler`` instead of the subscribed one if given)."""
-    envelope = Envelope.model_validate_json(body)
-    subscription = _HANDLERS[envelope.type, envelope.version]
-    handler = handler or subscription.handler
-    with correlated(envelope.correlation_id, str(envelope.id)):
-        event = subscription.schema.model_validate(envelope.data)
-        async with UnitOfWork(sessions) as uow:
-            await uow.session.execute(
-                _INBOX_ROW,
-                {"consumer": "intake", "message_id": str(envelope.id),
-                 "event_type": envelope.type, "handled_at": datetime.now(UTC)},
-            )  # fmt: skip
-            await handler(uow, event, envelope)
-            await uow.commit()
-
-
 async def measure(
     label: str,
     sessions: Sessions,
@@ -147,16 +123,24 @@ async def measure(
     profile: str | None,
     handler: Handler[Any] | None = None,
 ) -> None:
-    bodies = [envelope_for(make(n, at)).model_dump_json() for n in range(requests)]
+    events = [make(n, at) for n in range(requests)]
+    bodies = [envelope_for(event).model_dump_json() for event in events]
+    subscribed = _HANDLERS[events[0].event_type, events[0].event_version]
+    # ``handler`` instead of the subscribed one if given.
+    subscription = Subscription(subscribed.schema, handler or subscribed.handler)
+
+    async def handle(body: str) -> None:
+        await handle_alone(sessions, "intake", body, subscription)
+
     timed = range(WARM_UP, requests - COUNTED)
     for n in range(WARM_UP):
-        await handle(sessions, bodies[n], handler)
+        await handle(bodies[n])
     profiler = cProfile.Profile(time.process_time) if profile else None
     if profiler is not None:
         profiler.enable()
     cpu = _cpu()
     for n in timed:
-        await handle(sessions, bodies[n], handler)
+        await handle(bodies[n])
     cpu = _cpu() - cpu
     if profiler is not None and profile:
         profiler.disable()
@@ -164,7 +148,7 @@ async def measure(
     count.statements = 0
     count.counting = True
     for n in range(requests - COUNTED, requests):
-        await handle(sessions, bodies[n], handler)
+        await handle(bodies[n])
     count.counting = False
     print(
         f"{label}: {len(timed)} events timed  intake CPU ms per event: "
@@ -204,40 +188,31 @@ async def check(sessions: Sessions, requests: int) -> None:
 
 
 async def run(admin_url: str, requests: int, profile: str | None) -> None:
-    name = f"bench_follow_{uuid.uuid4().hex[:8]}"
-    dsn = make_url(admin_url).set(drivername="postgresql").render_as_string(hide_password=False)
-    connection = await asyncpg.connect(dsn)
-    await connection.execute(f'CREATE DATABASE "{name}"')
-    await connection.close()
-    url = make_url(admin_url).set(database=name).render_as_string(hide_password=False)
-    engine = create_engine(url)
-    try:
-        await asyncio.to_thread(upgrade_to_head, DEFINITION.migrations_dir, url)
-        sessions = create_session_factory(engine)
-        at = datetime.now(UTC) - timedelta(hours=1)
-        await register(sessions, requests, at)
-        print(f"registered: {requests} requests, 3 timeline entries each")
-        count = StatementCount(engine)
+    async with scratch_database(admin_url, "follow", DEFINITION.migrations_dir) as url:
+        engine = create_engine(url)
         try:
-            # The consumer's own part (parsing, inbox row, transaction), for comparison.
-            await measure("no handler", sessions, count, assigned, requests, at, None, _nothing)
-            await measure("job.assigned", sessions, count, assigned, requests, at, profile)
-            await measure("appointment.agreed", sessions, count, appointment, requests, at, None)
+            sessions = create_session_factory(engine)
+            at = datetime.now(UTC) - timedelta(hours=1)
+            await register(sessions, requests, at)
+            print(f"registered: {requests} requests, 3 timeline entries each")
+            count = StatementCount(engine)
+            try:
+                # The consumer's own part (parsing, inbox row, transaction), for comparison.
+                await measure("no handler", sessions, count, assigned, requests, at, None, _nothing)
+                await measure("job.assigned", sessions, count, assigned, requests, at, profile)
+                await measure(
+                    "appointment.agreed", sessions, count, appointment, requests, at, None
+                )
+            finally:
+                count.close()
+            await check(sessions, requests)
         finally:
-            count.close()
-        await check(sessions, requests)
-    finally:
-        await engine.dispose()
-        connection = await asyncpg.connect(dsn)
-        await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await connection.close()
+            await engine.dispose()
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument(
-        "--admin-url", default="postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
-    )
+    add_server_arguments(parser)
     parser.add_argument("--requests", type=int, default=500)
     parser.add_argument("--profile", help="write a cProfile of the timed job.assigned events")
     arguments = parser.parse_args()
