@@ -10,14 +10,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import event, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.dispatch.app import DEFINITION as DISPATCH
 from services.dispatch.db.models import IncomingRequestRow
 from services.dispatch.db.repository import IncomingRequestRepository
 from services.dispatch.events.handlers import on_request_registered
-from shared.db import prepared
 from shared.db.engine import create_engine, create_session_factory
 from shared.db.unit_of_work import UnitOfWork
 from shared.events.envelope import Envelope
@@ -25,6 +24,7 @@ from shared.events.schemas.intake import RequestRegisteredV1
 from shared.messaging.outbox import envelope_for
 from shared.observability.context import correlated
 from tests.support.databases import DatabaseFactory, migrated_sqlite
+from tests.support.statements import statements_of
 
 
 @pytest.fixture(params=["postgresql", "sqlite"])
@@ -93,27 +93,13 @@ async def test_a_request_registered_twice_is_recorded_once_as_first_heard(
 async def test_a_registered_request_is_recorded_by_one_statement(engine: AsyncEngine) -> None:
     sessions = create_session_factory(engine)
     statements: list[str] = []
+    for correlation in ("call-1", "call-2"):
+        registered_event, envelope = registered("SR-2026-000001", correlation)
 
-    def seen(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        statements.append(" ".join(statement.split()))
+        async def record(uow: UnitOfWork, e: Any = registered_event, env: Any = envelope) -> None:
+            await on_request_registered(uow, e, env)
 
-    translated = prepared._translated
-
-    def seen_by_driver(sql: str, params: Any) -> Any:
-        statements.append(" ".join(sql.split()))
-        return translated(sql, params)
-
-    event.listen(engine.sync_engine, "before_cursor_execute", seen)
-    prepared._translated = seen_by_driver  # type: ignore[assignment]
-    try:
-        for correlation in ("call-1", "call-2"):
-            registered_event, envelope = registered("SR-2026-000001", correlation)
-            async with UnitOfWork(sessions) as uow:
-                await on_request_registered(uow, registered_event, envelope)
-                await uow.commit()
-    finally:
-        prepared._translated = translated  # type: ignore[assignment]
-        event.remove(engine.sync_engine, "before_cursor_execute", seen)
+        statements += await statements_of(engine, sessions, record)
     statements = [s for s in statements if not s.startswith("BEGIN")]  # SQLite's own
     assert len(statements) == 2, statements
     assert all(s.startswith("INSERT INTO incoming_requests") for s in statements), statements

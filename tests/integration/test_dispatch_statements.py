@@ -6,13 +6,13 @@ through the savepoint and the upsert, and a full day is still never exceeded."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import event, text
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from services.dispatch.app import DEFINITION as DISPATCH
@@ -23,10 +23,10 @@ from services.dispatch.db.new_job import NewJob
 from services.dispatch.db.staff import DayLoads, ServicePoints, Technicians, forget_candidates
 from services.dispatch.domain.staffing import ServicePointIn, TechnicianIn
 from services.dispatch.settings import DispatchSettings
-from shared.db import prepared
 from shared.db.engine import create_engine, create_session_factory
 from shared.db.unit_of_work import UnitOfWork
 from tests.support.databases import DatabaseFactory
+from tests.support.statements import statements_of
 
 LIMIT = 2
 
@@ -66,36 +66,6 @@ def triaged(number: str) -> Triaged:
         region="上海", response_due_at=now + timedelta(minutes=30), triaged_at=now,
         latitude=31.24, longitude=121.50,
     )  # fmt: skip
-
-
-async def statements_of(
-    engine: AsyncEngine,
-    sessions: async_sessionmaker[AsyncSession],
-    work: Callable[[UnitOfWork], Awaitable[object]],
-) -> list[str]:
-    """The statements one transaction runs, in order: through SQLAlchemy, and those asyncpg
-    runs itself (``shared.db.prepared``; each passes its error translation once)."""
-    statements: list[str] = []
-
-    def seen(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        statements.append(" ".join(statement.split()))
-
-    translated = prepared._translated
-
-    def seen_by_driver(sql: str, params: Any) -> Any:
-        statements.append(" ".join(sql.split()))
-        return translated(sql, params)
-
-    event.listen(engine.sync_engine, "before_cursor_execute", seen)
-    prepared._translated = seen_by_driver  # type: ignore[assignment]
-    try:
-        async with UnitOfWork(sessions) as uow:
-            await work(uow)
-            await uow.commit()
-    finally:
-        prepared._translated = translated  # type: ignore[assignment]
-        event.remove(engine.sync_engine, "before_cursor_execute", seen)
-    return statements
 
 
 async def handled(
