@@ -5,12 +5,15 @@ its group go through."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 
+from shared.db.engine import create_engine
 from shared.db.messaging_tables import outbox
 from shared.db.unit_of_work import UnitOfWork
 from shared.events.envelope import Envelope
@@ -144,3 +147,45 @@ async def test_events_published_by_handlers_of_one_group_carry_their_own_message
         e.data["request_no"]: (e.correlation_id, e.correlation_id, str(e.id)) for e in events
     }
     assert len({created for _e, _c, created in rows}) == len(events)
+
+
+async def test_a_group_kept_waiting_for_a_lock_gives_way_and_its_events_go_one_by_one(
+    databases: DatabaseFactory, broker: BrokerSettings, tmp_path: Path, caplog: Any
+) -> None:
+    """Another transaction holds what a group needs: rather than wait (two groups could wait
+    for each other for ever), the group gives up after 100 ms; its events are handled alone,
+    each waiting as long as it takes, and each has its one effect."""
+    database_url = await _database(databases, "postgresql", tmp_path)
+    settings = _grouping(broker)
+    events = [registered(f"SR-2026-{n:06d}") for n in range(1, 13)]
+    contended = events[5].data["request_no"]
+
+    class Contending(Probe):
+        async def handle(
+            self, uow: UnitOfWork, event: RequestRegisteredV1, envelope: Envelope
+        ) -> None:
+            if event.request_no == contended:
+                await uow.session.execute(text("SELECT pg_advisory_xact_lock(4242)"))
+            await super().handle(uow, event, envelope)
+
+    holder = create_engine(database_url)
+    try:
+        async with running_probe(Contending(pause=0.05), database_url, settings):
+            async with holder.connect() as connection:
+                await connection.execute(text("SELECT pg_advisory_lock(4242)"))
+                # The first event goes alone; the others wait for it and go together, one of
+                # them needing the lock, held well past the group's 100 ms.
+                await publish_envelopes(settings, events)
+                await asyncio.sleep(1.0)
+                await connection.execute(text("SELECT pg_advisory_unlock(4242)"))
+            counts = await eventually(
+                lambda: effect_counts(database_url),
+                lambda counts: len(counts) == len(events),
+                what="every event handled",
+            )
+    finally:
+        await holder.dispose()
+    assert counts == {e.data["request_no"]: 1 for e in events}
+    gave_way = [r for r in caplog.records if r.getMessage().startswith("a group of events failed")]
+    assert gave_way, "no group gave way"
+    assert all("lock timeout" in str(getattr(r, "error", "")) for r in gave_way)
