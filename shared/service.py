@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from shared.auth.tokens import TokenVerifier
 from shared.db.engine import create_engine, create_session_factory
 from shared.db.unit_of_work import UnitOfWork
+from shared.heap import startup_objects_frozen
 from shared.http import operations
 from shared.http.application import ServiceApplication
 from shared.http.middleware import RequestContextMiddleware
@@ -151,7 +152,8 @@ def build_app(definition: ServiceDefinition, settings: SuiteSettings | None = No
         await runtime.start()
         log.info("service started", extra={"port": settings.service.port})
         try:
-            yield
+            with startup_objects_frozen():
+                yield
         finally:
             await runtime.stop()
             log.info("service stopped")
