@@ -5,7 +5,9 @@ For each delivery: parse the envelope (unparseable: park at once), find the subs
 and run the handler. A duplicate id means the effect already happened: acknowledge only.
 Messages that arrive while every handling transaction is busy are handled together in the
 next one (``shared.group_commit``): their inbox rows in one statement, their handlers one
-after another, each starting with a clean session as if alone, one commit; if anything in the
+after another, each starting with a clean session as if alone, one commit (messages of one
+subscription next to each other go to its ``handle_all`` at once, where it has one, which
+does what its handler would do to each in turn); if anything in the
 group fails, it is rolled back and each message is handled alone, so a failure is retried
 or parked for the message that caused it and the others are not held back. A
 subscription may say from the message alone that its handler has nothing to do (``settled``):
@@ -72,6 +74,8 @@ _INBOX_ROWS_NEW: dict[str, Insert] = {
 
 E = TypeVar("E", bound=EventSchema)
 Handler = Callable[[UnitOfWork, E, Envelope], Awaitable[None]]
+# Several events of one subscription, in the order they came.
+AllHandler = Callable[[UnitOfWork, Sequence[tuple[E, Envelope]]], Awaitable[None]]
 # From the envelope and the message's headers: True when the handler has nothing to do.
 Settled = Callable[[Envelope, Mapping[str, Any]], bool]
 
@@ -92,6 +96,17 @@ class Subscription(Generic[E]):
     # again: it is acknowledged without a transaction and without an inbox row, which only
     # that makes safe (a redelivery finds no inbox row, and has nothing to do either).
     settled: Settled | None = None
+    # Does to several events, in fewer statements, exactly what ``handler`` does to each in
+    # turn (the events of one group that follow each other): for handlers that run for most
+    # messages and whose statements can take many rows at once. It publishes nothing (the
+    # events would carry no single message's correlation): if it does, its group fails and
+    # each message is handled alone, by ``handler``.
+    handle_all: AllHandler[E] | None = None
+    # True when what ``handler`` does touches nothing another handler of the service reads
+    # or writes: then the group's events of this subscription go to ``handle_all`` together
+    # wherever they are in the group (events of one piece of work come interleaved, e.g. a
+    # request's registration and its triage, then the next request's).
+    independent: bool = False
 
     @property
     def routing_key(self) -> str:
@@ -332,13 +347,20 @@ class EventConsumer:
                 # Rather than wait, a group gives way and its events go one by one.
                 await session.execute(_GROUP_LOCK_WAIT)
             new = await self._claim_inbox(session, [d.envelope for d in deliveries])
-            for delivery, first in zip(deliveries, new, strict=True):
-                if not first:
-                    continue
-                envelope = delivery.envelope
-                # The events a handler publishes carry its message's correlation.
-                with correlated(envelope.correlation_id, str(envelope.id)):
-                    await delivery.subscription.handler(uow, delivery.event, envelope)
+            firsts = [d for d, first in zip(deliveries, new, strict=True) if first]
+            for run in _runs(firsts):
+                handle_all = run[0].subscription.handle_all
+                if handle_all is not None and len(run) > 1:
+                    published = uow.pending_events
+                    await handle_all(uow, [(d.event, d.envelope) for d in run])
+                    if uow.pending_events != published:
+                        raise RuntimeError(f"{handle_all.__name__} published events")
+                else:
+                    (delivery,) = run
+                    envelope = delivery.envelope
+                    # The events a handler publishes carry its message's correlation.
+                    with correlated(envelope.correlation_id, str(envelope.id)):
+                        await delivery.subscription.handler(uow, delivery.event, envelope)
                 # The next handler starts as in a transaction of its own: what this one
                 # wrote is in the database, and nothing it loaded is left in the session
                 # (an object loaded here would hide a later Core UPDATE of its row).
@@ -475,6 +497,31 @@ async def _acknowledge(message: AbstractIncomingMessage) -> None:
     before its close, and one lost with the connection brings the message again, as ever."""
     assert message.delivery_tag is not None
     await message.channel.basic_ack(message.delivery_tag, wait=False)
+
+
+def _runs(deliveries: list[_Delivery]) -> list[list[_Delivery]]:
+    """The deliveries in order: those of one subscription with ``handle_all`` that follow
+    each other together (those of an ``independent`` one all together, where the first
+    was), every other one alone."""
+    runs: list[list[_Delivery]] = []
+    independent: dict[int, list[_Delivery]] = {}
+    for delivery in deliveries:
+        subscription = delivery.subscription
+        if subscription.handle_all is not None and subscription.independent:
+            run = independent.get(id(subscription))
+            if run is None:
+                run = independent[id(subscription)] = []
+                runs.append(run)
+            run.append(delivery)
+        elif (
+            subscription.handle_all is not None
+            and runs
+            and runs[-1][0].subscription is subscription
+        ):
+            runs[-1].append(delivery)
+        else:
+            runs.append([delivery])
+    return runs
 
 
 def _retry_count(message: AbstractIncomingMessage) -> int:

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from services.dispatch.app import DEFINITION as DISPATCH
 from services.dispatch.db.models import IncomingRequestRow
 from services.dispatch.db.repository import IncomingRequestRepository
-from services.dispatch.events.handlers import on_request_registered
+from services.dispatch.events.handlers import on_request_registered, on_requests_registered
 from shared.db.engine import create_engine, create_session_factory
 from shared.db.unit_of_work import UnitOfWork
 from shared.events.envelope import Envelope
@@ -104,3 +104,31 @@ async def test_a_registered_request_is_recorded_by_one_statement(engine: AsyncEn
     assert len(statements) == 2, statements
     assert all(s.startswith("INSERT INTO incoming_requests") for s in statements), statements
     assert all("ON CONFLICT (request_no) DO NOTHING" in s for s in statements), statements
+
+
+async def test_requests_registered_together_are_recorded_by_one_statement_as_one_by_one(
+    engine: AsyncEngine,
+) -> None:
+    """The events of a group at once (``handle_all``): one round trip, the same rows as
+    ``on_request_registered`` for each in turn (the first of a request kept)."""
+    sessions = create_session_factory(engine)
+    events = [
+        registered("SR-2026-000003", "call-1"),
+        registered("SR-2026-000004", "call-2"),
+        registered("SR-2026-000003", "call-3"),
+        registered("SR-2026-000005", "call-4"),
+    ]
+
+    async def record(uow: UnitOfWork) -> None:
+        await on_requests_registered(uow, events)
+
+    statements = await statements_of(engine, sessions, record)
+    statements = [s for s in statements if not s.startswith("BEGIN")]  # SQLite's own
+    assert len(statements) == 1 and statements[0].startswith("INSERT INTO incoming_requests")
+    async with sessions() as session:
+        rows = (
+            await session.execute(select(IncomingRequestRow).order_by(IncomingRequestRow.id))
+        ).scalars()
+        found = [(row.request_no, row.correlation_id) for row in rows]
+    assert found == [("SR-2026-000003", "call-1"), ("SR-2026-000004", "call-2"),
+                     ("SR-2026-000005", "call-4")]  # fmt: skip

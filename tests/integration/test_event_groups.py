@@ -7,17 +7,20 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import func, insert, select, text
 
 from shared.db.engine import create_engine
 from shared.db.messaging_tables import outbox
 from shared.db.unit_of_work import UnitOfWork
 from shared.events.envelope import Envelope
-from shared.events.schemas.intake import RequestRegisteredV1
+from shared.events.schemas.intake import RequestCancelledV1, RequestRegisteredV1
+from shared.messaging.consumer import Subscription
 from shared.messaging.dead_letters import list_parked
 from shared.messaging.topology import ServiceQueues
 from shared.settings import BrokerSettings
@@ -29,6 +32,7 @@ from tests.support.probe import (
     Probe,
     create_probe_schema,
     effect_counts,
+    effects,
     registered,
     running_probe,
 )
@@ -189,3 +193,113 @@ async def test_a_group_kept_waiting_for_a_lock_gives_way_and_its_events_go_one_b
     gave_way = [r for r in caplog.records if r.getMessage().startswith("a group of events failed")]
     assert gave_way, "no group gave way"
     assert all("lock timeout" in str(getattr(r, "error", "")) for r in gave_way)
+
+
+def _cancelled(request_no: str) -> Envelope:
+    event = RequestCancelledV1(
+        request_no=request_no, reason="客户撤销", cancelled_at=datetime.now(UTC)
+    )
+    return Envelope(
+        type=event.event_type,
+        version=event.event_version,
+        producer=event.producer,
+        correlation_id="probe-test",
+        data=event.model_dump(mode="json"),
+    )
+
+
+class _Batching(Probe):
+    """Registrations through ``handle_all`` (one statement for all), independent of the
+    cancellations, which go one by one and note the order they are handled in."""
+
+    def __init__(self, publishing: bool = False, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.batches: list[list[str]] = []
+        self.cancellations: list[str] = []
+        self.publishing = publishing
+
+    async def handle_all(
+        self, uow: UnitOfWork, events: Sequence[tuple[RequestRegisteredV1, Envelope]]
+    ) -> None:
+        self.batches.append([event.request_no for event, _ in events])
+        await uow.session.execute(
+            insert(effects),
+            [
+                {"request_no": event.request_no, "instance": "all", "at": datetime.now(UTC)}
+                for event, _ in events
+            ],
+        )
+        if self.publishing:
+            await uow.publish(events[0][0])
+
+    async def cancel(self, uow: UnitOfWork, event: RequestCancelledV1, _env: Envelope) -> None:
+        self.cancellations.append(event.request_no)
+        await asyncio.sleep(self.pause)
+
+    def subscriptions(self) -> list[Subscription[Any]]:
+        return [
+            Subscription(
+                RequestRegisteredV1, self.handle, handle_all=self.handle_all, independent=True
+            ),
+            Subscription(RequestCancelledV1, self.cancel),
+        ]
+
+
+@pytest.mark.parametrize("backend", ["postgresql", "sqlite"])
+async def test_a_subscriptions_events_of_a_group_go_to_its_handle_all_at_once(
+    databases: DatabaseFactory, broker: BrokerSettings, backend: str, tmp_path: Path
+) -> None:
+    """Interleaved with another subscription's (a request's registration, then another
+    event about it, then the next request's): an independent subscription's events of a
+    group go to ``handle_all`` together, the others are handled one by one in their order."""
+    database_url = await _database(databases, backend, tmp_path)
+    settings = _grouping(broker)
+    numbers = [f"SR-2026-{n:06d}" for n in range(1, 31)]
+    burst = [e for n in numbers for e in (registered(n), _cancelled(n))]
+    probe = _Batching(pause=0.01)
+    async with running_probe(probe, database_url, settings):
+        await publish_envelopes(settings, burst)
+        counts = await eventually(
+            lambda: effect_counts(database_url),
+            lambda counts: len(counts) == len(numbers),
+            what="every registration handled",
+        )
+        await eventually(
+            lambda: asyncio.sleep(0, len(probe.cancellations)),
+            lambda handled: handled == len(numbers),
+            what="every cancellation handled",
+        )
+    assert counts == dict.fromkeys(numbers, 1)
+    assert probe.cancellations == numbers
+    assert max(len(batch) for batch in probe.batches) > 1, probe.batches
+    # The first registration of all arrives alone, as does one back from a retry: handled
+    # by ``handler``; the others went to ``handle_all`` together.
+    assert sum(len(batch) for batch in probe.batches) + len(probe.attempts) == len(numbers)
+
+
+async def test_a_handle_all_that_publishes_fails_its_group_and_the_events_go_alone(
+    databases: DatabaseFactory, broker: BrokerSettings, tmp_path: Path
+) -> None:
+    """Events published for several messages at once would carry none's correlation."""
+    database_url = await _database(databases, "postgresql", tmp_path)
+    settings = _grouping(broker)
+    numbers = [f"SR-2026-{n:06d}" for n in range(1, 21)]
+    probe = _Batching(publishing=True, pause=0.01)
+    async with running_probe(probe, database_url, settings) as running:
+        await publish_envelopes(
+            settings, [e for n in numbers for e in (registered(n), _cancelled(n))]
+        )
+        counts = await eventually(
+            lambda: effect_counts(database_url),
+            lambda counts: len(counts) == len(numbers),
+            what="every registration handled",
+        )
+        async with running.engine.connect() as connection:
+            published = (
+                await connection.execute(select(func.count()).select_from(outbox))
+            ).scalar()
+    assert counts == dict.fromkeys(numbers, 1)
+    assert max(len(batch) for batch in probe.batches) > 1, "no group was tried"
+    # Every registration was handled alone in the end, by ``handler``, which publishes nothing.
+    assert sorted(n for n, _at in probe.attempts) == numbers
+    assert published == 0

@@ -22,7 +22,13 @@ from shared.events.schemas.parts import (
 from shared.messaging.consumer import Subscription
 
 SUBSCRIPTIONS: list[Subscription[Any]] = [
-    Subscription(RequestRegisteredV1, h.on_request_registered),
+    # Only records the request (incoming_requests), which no other handler touches.
+    Subscription(
+        RequestRegisteredV1,
+        h.on_request_registered,
+        handle_all=h.on_requests_registered,
+        independent=True,
+    ),
     Subscription(RequestTriagedV1, h.on_request_triaged),
     Subscription(RequestTriagedV2, h.on_request_triaged_v2),
     Subscription(RequestCancelledV1, h.on_request_cancelled),

@@ -2,13 +2,28 @@
 the request or its timeline, for following a department's event (one per assignment, and
 more for every request after it). Four statements, each built once: the request's few
 columns read with its row locked, what its timeline shows at the report's moment, the
-request's update (only when something changed), the timeline entry."""
+request's update (only when something changed), the timeline entry. On PostgreSQL the same
+four for several requests at once (``*_all``): as many round trips for a group of events
+as for one."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Column, bindparam, exists, select, update
+from sqlalchemy import (
+    ARRAY,
+    Column,
+    DateTime,
+    String,
+    Text,
+    bindparam,
+    exists,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.intake.db.models import ServiceRequestRow, TimelineEntryRow
@@ -88,6 +103,36 @@ def _update(columns: list[Column[Any]]) -> HotStatement:
 _UPDATE = _update(_MOVED)
 _UPDATE_WITH_TECHNICIAN = _update(_MOVED + _ASSIGNED)
 
+# PostgreSQL only. Rows locked in one order (by number), whatever the events' order, so two
+# transactions following the same requests queue instead of deadlocking.
+_LOCKED_ALL = HotStatement(
+    text(
+        "SELECT request_no, status, last_department_update_at, technician_id,"
+        " technician_name, technician_assigned_at, updated_at"
+        " FROM service_requests WHERE request_no = ANY(:request_nos)"
+        " ORDER BY request_no FOR UPDATE"
+    ).bindparams(bindparam("request_nos", type_=ARRAY(String)))
+)
+# ``_TIMELINE_AT`` for each report, in the order given.
+_TIMELINE_AT_ALL = HotStatement(
+    text(
+        "SELECT (SELECT e.status FROM request_timeline AS e"
+        "        WHERE e.request_no = r.request_no AND e.at <= r.at"
+        "        ORDER BY e.at DESC, e.id DESC LIMIT 1),"
+        "       EXISTS (SELECT FROM request_timeline AS e"
+        "        WHERE e.request_no = r.request_no AND e.at = r.at"
+        "          AND e.department = r.department AND e.summary = r.summary)"
+        " FROM unnest(:request_nos, :ats, :departments, :summaries) WITH ORDINALITY"
+        "      AS r(request_no, at, department, summary, n)"
+        " ORDER BY r.n"
+    ).bindparams(
+        bindparam("request_nos", type_=ARRAY(String)),
+        bindparam("ats", type_=ARRAY(DateTime(timezone=True))),
+        bindparam("departments", type_=ARRAY(String)),
+        bindparam("summaries", type_=ARRAY(Text)),
+    )
+)
+
 
 class ProgressRepository:
     def __init__(self, session: AsyncSession) -> None:
@@ -102,15 +147,12 @@ class ProgressRepository:
         waited for the lock still reads other rows as they were when it began, so the
         timeline read in the same statement could miss entries the lock's holder added."""
         found = await _LOCKED.execute(self._session, {"request_no": request_no})
-        if not found:
-            return None
-        status, last_update_at, technician_id, name, assigned_at, updated_at = found[0]
-        technician = (
-            Technician(technician_id, name or "", assigned_at)
-            if technician_id is not None and assigned_at is not None
-            else None
-        )
-        return RequestProgress(RequestStatus(status), last_update_at, technician, updated_at)
+        return _progress(*found[0]) if found else None
+
+    async def locked_all(self, request_nos: Sequence[str]) -> dict[str, RequestProgress]:
+        """``locked`` for several requests (PostgreSQL): those intake knows, by number."""
+        found = await _LOCKED_ALL.execute(self._session, {"request_nos": list(request_nos)})
+        return {row[0]: _progress(*row[1:]) for row in found}
 
     async def timeline_at(self, request_no: str, report: DepartmentReport) -> TimelineAt:
         found = await _TIMELINE_AT.execute(
@@ -122,8 +164,22 @@ class ProgressRepository:
                 "summary": report.summary,
             },
         )
-        status, has_report = found[0]
-        return TimelineAt(bool(has_report), RequestStatus(status) if status else None)
+        return _timeline_at(*found[0])
+
+    async def timeline_at_all(
+        self, reports: Sequence[tuple[str, DepartmentReport]]
+    ) -> list[TimelineAt]:
+        """``timeline_at`` for each (request, report), in one statement (PostgreSQL)."""
+        found = await _TIMELINE_AT_ALL.execute(
+            self._session,
+            {
+                "request_nos": [request_no for request_no, _ in reports],
+                "ats": [report.occurred_at for _, report in reports],
+                "departments": [report.department.value for _, report in reports],
+                "summaries": [report.summary for _, report in reports],
+            },
+        )
+        return [_timeline_at(*row) for row in found]
 
     async def save(
         self,
@@ -133,19 +189,54 @@ class ProgressRepository:
         entry: TimelineEntry | None,
     ) -> None:
         """``progress`` where it differs from what was ``read``, and the new entry."""
-        if progress != read:
-            values: dict[str, Any] = {
-                "key_request_no": request_no,
-                "status": progress.status.value,
-                "last_department_update_at": progress.last_department_update_at,
-                "updated_at": progress.updated_at,
-            }
-            statement = _UPDATE
-            if progress.technician is not None:
-                statement = _UPDATE_WITH_TECHNICIAN
-                values["technician_id"] = progress.technician.technician_id
-                values["technician_name"] = progress.technician.name
-                values["technician_assigned_at"] = progress.technician.assigned_at
-            await statement.execute(self._session, values)
-        if entry is not None:
-            await INSERT_TIMELINE.execute(self._session, entry_values(request_no, entry))
+        await self.save_all([(request_no, read, progress, entry)])
+
+    async def save_all(
+        self,
+        saved: Sequence[tuple[str, RequestProgress, RequestProgress, TimelineEntry | None]],
+    ) -> None:
+        """``save`` for several requests, each once: a statement for each kind of row, with
+        one set of values per request (one round trip each on PostgreSQL)."""
+        moved: list[dict[str, Any]] = []
+        assigned: list[dict[str, Any]] = []
+        entries: list[dict[str, Any]] = []
+        for request_no, read, progress, entry in saved:
+            if progress != read:
+                values: dict[str, Any] = {
+                    "key_request_no": request_no,
+                    "status": progress.status.value,
+                    "last_department_update_at": progress.last_department_update_at,
+                    "updated_at": progress.updated_at,
+                }
+                if progress.technician is None:
+                    moved.append(values)
+                else:
+                    values["technician_id"] = progress.technician.technician_id
+                    values["technician_name"] = progress.technician.name
+                    values["technician_assigned_at"] = progress.technician.assigned_at
+                    assigned.append(values)
+            if entry is not None:
+                entries.append(entry_values(request_no, entry))
+        await _UPDATE.many(self._session, moved)
+        await _UPDATE_WITH_TECHNICIAN.many(self._session, assigned)
+        await INSERT_TIMELINE.many(self._session, entries)
+
+
+def _progress(
+    status: str,
+    last_update_at: datetime | None,
+    technician_id: str | None,
+    name: str | None,
+    assigned_at: datetime | None,
+    updated_at: datetime | None,
+) -> RequestProgress:
+    technician = (
+        Technician(technician_id, name or "", assigned_at)
+        if technician_id is not None and assigned_at is not None
+        else None
+    )
+    return RequestProgress(RequestStatus(status), last_update_at, technician, updated_at)
+
+
+def _timeline_at(status: str | None, has_report: object) -> TimelineAt:
+    return TimelineAt(bool(has_report), RequestStatus(status) if status else None)
