@@ -38,11 +38,6 @@ class UnitOfWork:
             raise RuntimeError("the unit of work is not open")
         return self._session
 
-    @property
-    def pending_events(self) -> int:
-        """Events published in this transaction and not yet committed."""
-        return self._pending_events
-
     async def __aenter__(self) -> UnitOfWork:
         self._session = self._session_factory()
         self._pending_events = 0

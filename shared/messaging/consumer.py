@@ -98,9 +98,9 @@ class Subscription(Generic[E]):
     settled: Settled | None = None
     # Does to several events, in fewer statements, exactly what ``handler`` does to each in
     # turn (the events of one group that follow each other): for handlers that run for most
-    # messages and whose statements can take many rows at once. It publishes nothing (the
-    # events would carry no single message's correlation): if it does, its group fails and
-    # each message is handled alone, by ``handler``.
+    # messages and whose statements can take many rows at once. What it publishes for an
+    # event it publishes under that event's correlation (``correlated(envelope...)``), as
+    # the consumer runs ``handler``.
     handle_all: AllHandler[E] | None = None
     # True when what ``handler`` does touches nothing another handler of the service reads
     # or writes: then the group's events of this subscription go to ``handle_all`` together
@@ -351,10 +351,7 @@ class EventConsumer:
             for run in _runs(firsts):
                 handle_all = run[0].subscription.handle_all
                 if handle_all is not None and len(run) > 1:
-                    published = uow.pending_events
                     await handle_all(uow, [(d.event, d.envelope) for d in run])
-                    if uow.pending_events != published:
-                        raise RuntimeError(f"{handle_all.__name__} published events")
                 else:
                     (delivery,) = run
                     envelope = delivery.envelope

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import func, insert, select, text
+from sqlalchemy import insert, select, text
 
 from shared.db.engine import create_engine
 from shared.db.messaging_tables import outbox
@@ -212,11 +212,10 @@ class _Batching(Probe):
     """Registrations through ``handle_all`` (one statement for all), independent of the
     cancellations, which go one by one and note the order they are handled in."""
 
-    def __init__(self, publishing: bool = False, **kwargs: Any) -> None:
+    def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.batches: list[list[str]] = []
         self.cancellations: list[str] = []
-        self.publishing = publishing
 
     async def handle_all(
         self, uow: UnitOfWork, events: Sequence[tuple[RequestRegisteredV1, Envelope]]
@@ -229,8 +228,6 @@ class _Batching(Probe):
                 for event, _ in events
             ],
         )
-        if self.publishing:
-            await uow.publish(events[0][0])
 
     async def cancel(self, uow: UnitOfWork, event: RequestCancelledV1, _env: Envelope) -> None:
         self.cancellations.append(event.request_no)
@@ -275,31 +272,3 @@ async def test_a_subscriptions_events_of_a_group_go_to_its_handle_all_at_once(
     # The first registration of all arrives alone, as does one back from a retry: handled
     # by ``handler``; the others went to ``handle_all`` together.
     assert sum(len(batch) for batch in probe.batches) + len(probe.attempts) == len(numbers)
-
-
-async def test_a_handle_all_that_publishes_fails_its_group_and_the_events_go_alone(
-    databases: DatabaseFactory, broker: BrokerSettings, tmp_path: Path
-) -> None:
-    """Events published for several messages at once would carry none's correlation."""
-    database_url = await _database(databases, "postgresql", tmp_path)
-    settings = _grouping(broker)
-    numbers = [f"SR-2026-{n:06d}" for n in range(1, 21)]
-    probe = _Batching(publishing=True, pause=0.01)
-    async with running_probe(probe, database_url, settings) as running:
-        await publish_envelopes(
-            settings, [e for n in numbers for e in (registered(n), _cancelled(n))]
-        )
-        counts = await eventually(
-            lambda: effect_counts(database_url),
-            lambda counts: len(counts) == len(numbers),
-            what="every registration handled",
-        )
-        async with running.engine.connect() as connection:
-            published = (
-                await connection.execute(select(func.count()).select_from(outbox))
-            ).scalar()
-    assert counts == dict.fromkeys(numbers, 1)
-    assert max(len(batch) for batch in probe.batches) > 1, "no group was tried"
-    # Every registration was handled alone in the end, by ``handler``, which publishes nothing.
-    assert sorted(n for n, _at in probe.attempts) == numbers
-    assert published == 0

@@ -70,7 +70,7 @@ SHORTLIST = 40
 
 
 @dataclass
-class _Deciding:
+class Deciding:
     """One job's decision in the making: the ranking is kept while loads are re-read."""
 
     needs: JobNeeds
@@ -103,7 +103,20 @@ async def _decide(
     now: datetime,
     declined: frozenset[str],
     unless_written: str | None = None,
-) -> tuple[_Deciding, Decision]:
+) -> tuple[Deciding, Decision]:
+    deciding = await deciding_for(uow, job, settings, now, declined, unless_written)
+    return deciding, await _choose(uow, deciding)
+
+
+async def deciding_for(
+    uow: UnitOfWork,
+    job: JobRow,
+    settings: DispatchSettings,
+    now: datetime,
+    declined: frozenset[str],
+    unless_written: str | None = None,
+) -> Deciding:
+    """The job's decision ready to be made: its candidates ranked, no loads read yet."""
     hours = settings.service_hours()
     today = hours.local_day(now)
     last = (
@@ -113,14 +126,13 @@ async def _decide(
     )
     pool = await Technicians(uow.session).pool(job.required_skill, settings.calendar_zone)
     needs = _needs(job, declined)
-    deciding = _Deciding(
+    return Deciding(
         needs, pool.rank(needs, today), {}, SHORTLIST, today, max(today, last), now,
         settings.travel_speed_kmh, unless_written,
     )  # fmt: skip
-    return deciding, await _choose(uow, deciding)
 
 
-async def _choose(uow: UnitOfWork, deciding: _Deciding) -> Decision:
+async def _choose(uow: UnitOfWork, deciding: Deciding) -> Decision:
     """Nearest first: read the loads of the nearest few, widen only if they cannot decide
     (and then read only the loads of those not already farther than someone who fits)."""
     day_loads = DayLoads(uow.session)
@@ -156,7 +168,7 @@ class _JobWrittenAlready(Exception):
     """A job believed new is written already: nothing was decided."""
 
 
-def _give(job: JobRow, winner: Candidate, day: date, arrival: datetime, now: datetime) -> None:
+def give(job: JobRow, winner: Candidate, day: date, arrival: datetime, now: datetime) -> None:
     job.status = JobStatus.ASSIGNED.value
     job.technician_id = winner.technician_id
     job.technician_name = winner.name
@@ -169,7 +181,7 @@ def _give(job: JobRow, winner: Candidate, day: date, arrival: datetime, now: dat
 
 
 async def _take_a_day(
-    uow: UnitOfWork, deciding: _Deciding, decision: Decision, releasing: tuple[str, date] | None
+    uow: UnitOfWork, deciding: Deciding, decision: Decision, releasing: tuple[str, date] | None
 ) -> tuple[Decision, bool]:
     """The winner's day taken (True), or the decision that could not take one."""
     day_loads = DayLoads(uow.session)
@@ -267,7 +279,7 @@ async def _assign(
     if taken:
         assert decision.winner is not None and decision.score is not None
         winner, day = decision.winner, decision.score.planned_day
-        _give(job, winner, day, decision.score.earliest_arrival, now)
+        give(job, winner, day, decision.score.earliest_arrival, now)
         explanation = decision.explanation()
         await record(
             jobs.assignment_row(
@@ -419,7 +431,7 @@ async def override(
             f"{technician_id} already has {full} jobs on {day} "
             f"(limit {technician.max_jobs_per_day}).",
         )
-    _give(job, chosen, day, arrival, now)
+    give(job, chosen, day, arrival, now)
     explanation = {
         **decision.explanation(),
         "override": {"technician_id": technician_id, "previous": previous, "reason": reason},

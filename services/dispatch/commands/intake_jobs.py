@@ -86,7 +86,7 @@ async def take_triaged(
         # (one round trip, instead of a locked read finding nothing first). If it is, that
         # is all undone (nothing was written) and the job is taken as below.
         fresh = NewJob(placeholder(triaged.request_no, now), checked=False)
-        await _fill(uow, settings, fresh.row, triaged, True, now)
+        await fill(uow, settings, fresh.row, triaged, True, now)
         kind = f"{triaged.kind}/{triaged.severity}"
         fresh.records.append(jobs.history_row(fresh.row, "created", SYSTEM, now, note=kind))
         await assign_automatically(uow, settings, triaged.request_no, now, fresh=fresh)
@@ -128,7 +128,7 @@ async def take_triaged(
         # Not added to the session: written once, when assigned (see below).
         job = placeholder(triaged.request_no, now)
     created = not job.kind
-    await _fill(uow, settings, job, triaged, created, now)
+    await fill(uow, settings, job, triaged, created, now)
     kind = f"{triaged.kind}/{triaged.severity}"
     if new:
         # Nobody else sees the job before this transaction commits, nor can have declined
@@ -142,7 +142,7 @@ async def take_triaged(
     await assign_automatically(uow, settings, triaged.request_no, now, releasing=releasing)
 
 
-async def _fill(
+async def fill(
     uow: UnitOfWork,
     settings: DispatchSettings,
     job: JobRow,

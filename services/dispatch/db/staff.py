@@ -11,7 +11,9 @@ from functools import lru_cache
 
 from sqlalchemy import (
     ARRAY,
+    Date,
     Executable,
+    Integer,
     String,
     Table,
     and_,
@@ -21,6 +23,7 @@ from sqlalchemy import (
     func,
     null,
     select,
+    text,
     union_all,
     update,
 )
@@ -289,6 +292,10 @@ class Technicians:
         return found
 
 
+class DaysFilledMeanwhile(Exception):
+    """Days read with room had none left when taken: the decisions must be made again."""
+
+
 class DayLoads:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
@@ -355,6 +362,39 @@ class DayLoads:
                 return None
             loads.setdefault(tid, {})[day] = jobs
         return loads
+
+    async def of_technicians_unless_jobs(
+        self, technician_ids: list[str], first: date, last: date, request_nos: list[str]
+    ) -> dict[str, dict[date, int]] | None:
+        """``of_technicians_unless_job`` for several jobs at once (PostgreSQL): None when any
+        of them is written already."""
+        rows = await _LOADS_OF_ANY_UNLESS_JOBS.execute(
+            self._session,
+            {"ids": technician_ids, "first": first, "last": last, "request_nos": request_nos},
+        )
+        loads: dict[str, dict[date, int]] = {}
+        for tid, day, jobs in rows:
+            if tid is None:
+                return None
+            loads.setdefault(tid, {})[day] = jobs
+        return loads
+
+    async def take_all(self, days: list[tuple[str, date, int, int]]) -> None:
+        """Count jobs on several days at once (PostgreSQL): (technician, day, how many, the
+        technician's limit), each day once. All or nothing, as ``take`` for each: a day it
+        would put over its limit (filled by another transaction since its loads were read)
+        raises ``DaysFilledMeanwhile``, and the caller's transaction must be rolled back."""
+        taken = await _TAKE_ALL.execute(
+            self._session,
+            {
+                "tids": [tid for tid, _day, _n, _limit in days],
+                "days": [day for _tid, day, _n, _limit in days],
+                "counts": [n for _tid, _day, n, _limit in days],
+                "limits": [limit for _tid, _day, _n, limit in days],
+            },
+        )
+        if taken[0][0] != len(days):
+            raise DaysFilledMeanwhile(f"{len(days) - taken[0][0]} of {len(days)} days")
 
     async def take(self, technician_id: str, day: date, limit: int) -> int | None:
         """Count one more job on the technician's day if it is under ``limit``; None when
@@ -454,6 +494,36 @@ _JOB_WRITTEN = select(
 ).where(exists().where(JobRow.request_no == bindparam("request_no")))
 _LOADS_OF_ANY_UNLESS_JOB = HotStatement(union_all(_LOADS_OF_ANY.statement, _JOB_WRITTEN))
 _LOADS_OF_EACH_UNLESS_JOB = HotStatement(union_all(_LOADS_OF_EACH.statement, _JOB_WRITTEN))
+# A row of nulls beside the loads when any of the jobs is there already.
+_JOBS_WRITTEN = select(
+    null().label("technician_id"), null().label("day"), null().label("jobs")
+).where(exists().where(JobRow.request_no == any_(bindparam("request_nos", type_=ARRAY(String)))))
+_LOADS_OF_ANY_UNLESS_JOBS = HotStatement(union_all(_LOADS_OF_ANY.statement, _JOBS_WRITTEN))
+# Several days taken at once (PostgreSQL), each by as many jobs as given and only while it
+# stays under its limit; a day without a row gets one. How many days were taken: fewer than
+# given when one was filled (or its row added) by another transaction since it was read.
+_TAKE_ALL = HotStatement(
+    text(
+        "WITH wanted AS ("
+        "  SELECT * FROM unnest(:tids, :days, :counts, :limits) AS w(tid, day, n, lim)),"
+        " counted AS ("
+        "  UPDATE technician_day_loads AS d SET jobs = d.jobs + w.n FROM wanted AS w"
+        "  WHERE d.technician_id = w.tid AND d.day = w.day AND d.jobs + w.n <= w.lim"
+        "  RETURNING d.technician_id),"
+        " added AS ("
+        "  INSERT INTO technician_day_loads (technician_id, day, jobs)"
+        "  SELECT w.tid, w.day, w.n FROM wanted AS w WHERE w.n <= w.lim AND NOT EXISTS ("
+        "   SELECT FROM technician_day_loads AS d"
+        "   WHERE d.technician_id = w.tid AND d.day = w.day)"
+        "  ON CONFLICT DO NOTHING RETURNING technician_id)"
+        " SELECT (SELECT count(*) FROM counted) + (SELECT count(*) FROM added)"
+    ).bindparams(
+        bindparam("tids", type_=ARRAY(String)),
+        bindparam("days", type_=ARRAY(Date)),
+        bindparam("counts", type_=ARRAY(Integer)),
+        bindparam("limits", type_=ARRAY(Integer)),
+    )
+)
 _THE_DAY = (
     _LOADS.c.technician_id == bindparam("tid"),
     _LOADS.c.day == bindparam("on_day"),

@@ -30,7 +30,7 @@ SUBSCRIPTIONS: list[Subscription[Any]] = [
         independent=True,
     ),
     Subscription(RequestTriagedV1, h.on_request_triaged),
-    Subscription(RequestTriagedV2, h.on_request_triaged_v2),
+    Subscription(RequestTriagedV2, h.on_request_triaged_v2, handle_all=h.on_requests_triaged_v2),
     Subscription(RequestCancelledV1, h.on_request_cancelled),
     Subscription(RequestClosedV1, h.on_request_closed),
     Subscription(IntakeSlaBreachedV1, h.on_intake_sla_breached),
