@@ -170,3 +170,54 @@ async def test_simultaneous_declines_swapping_technicians_do_not_deadlock(
                 ).all()
             )  # fmt: skip
     assert loads == {"T-X": PAIRS, "T-Y": PAIRS}
+
+
+async def test_two_instances_taking_triaged_requests_in_groups_stay_under_the_limits(
+    databases: DatabaseFactory, broker: BrokerSettings, auth: AuthSettings, staff_headers: Headers
+) -> None:
+    """Technicians in place this time: both instances take the triaged events in groups
+    (``take_all_triaged``), racing for the same days. A group whose day the other instance
+    filled meanwhile is refused as a whole and its events go one by one: every job is
+    decided once, and no day goes over its limit."""
+    url = await databases.migrated(DISPATCH.migrations_dir, "dispatch")
+    today = datetime.now(ZoneInfo("Asia/Shanghai")).date()
+    leave = f"{today + timedelta(days=1)}..{today + timedelta(days=7)}"
+    jobs = 60
+    async with (
+        running_service(DISPATCH, url, broker, auth) as first,
+        running_service(DISPATCH, url, broker, auth) as second,
+    ):
+        for instance in (first, second):
+            await eventually(lambda i=instance: i.runtime.consumer.is_consuming)  # type: ignore[misc]
+        await put_points(first, staff_headers)
+        async with first.runtime.sessions() as session:
+            for n in range(TECHNICIANS):
+                body = technician(f"T-{n}", "SP-PD", max_jobs_per_day=LIMIT * 3, leave=leave)
+                await Technicians(session).put(TechnicianIn(**body), datetime.now(UTC))
+            await session.commit()
+        numbers = [f"SR-2026-{n:06d}" for n in range(1, jobs + 1)]
+        await publish_envelopes(broker, [envelope(triaged(number)) for number in numbers])
+
+        async def handled() -> int:
+            async with first.runtime.sessions() as session:
+                return int((await session.execute(text("SELECT count(*) FROM inbox"))).scalar_one())
+
+        await eventually(handled, lambda n: n == jobs, within=60)
+        async with first.runtime.sessions() as session:
+            decided = (
+                await session.execute(text("SELECT request_no, status, technician_id FROM jobs"))
+            ).all()
+            loads = dict(
+                (
+                    await session.execute(
+                        text("SELECT technician_id, jobs FROM technician_day_loads WHERE jobs > 0")
+                    )
+                ).all()
+            )
+            records = (await session.execute(text("SELECT request_no FROM assignments"))).scalars()
+            recorded = Counter(records)
+    assert sorted(number for number, _status, _tid in decided) == numbers
+    per_technician = Counter(tid for _n, status, tid in decided if status == "assigned")
+    assert sum(per_technician.values()) == TECHNICIANS * LIMIT * 3
+    assert loads == dict(per_technician)
+    assert set(recorded) == set(numbers) and max(recorded.values()) == 1

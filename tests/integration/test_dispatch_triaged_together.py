@@ -7,9 +7,11 @@ whatever it cannot decide so (a job there already, nobody fitting) goes one by o
 
 from __future__ import annotations
 
+import asyncio
 import json
 import random
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -39,6 +41,7 @@ from shared.messaging.outbox import envelope_for
 from shared.observability.context import correlated
 from tests.support.databases import DatabaseFactory
 from tests.support.statements import statements_of
+from tests.support.waiting import eventually
 
 Sessions = async_sessionmaker[AsyncSession]
 NOW = datetime(2026, 11, 24, 2, 30, tzinfo=UTC)  # 10:30 in Shanghai, a Tuesday
@@ -193,3 +196,76 @@ async def test_days_are_taken_together_only_all_under_their_limits(
             text("SELECT technician_id, jobs FROM technician_day_loads ORDER BY technician_id")
         )
         assert [tuple(row) for row in rows] == [("T-1", 2), ("T-2", 3), ("T-3", 1)]
+
+
+async def test_a_group_whose_day_another_transaction_filled_meanwhile_is_refused_whole(
+    databases: DatabaseFactory,
+) -> None:
+    """One technician, two jobs a day, only today. One transaction takes two jobs and holds
+    the day; another, which read the day empty, decides the same day and waits for it: once
+    the first commits, the day is full, and the second is refused as a whole (its consumer
+    then rolls the group back and takes its events one by one)."""
+    engine = create_engine(await databases.migrated(DISPATCH.migrations_dir, "dispatch"))
+    sessions = create_session_factory(engine)
+    today = NOW.astimezone(ZoneInfo("Asia/Shanghai")).date()
+    forget_candidates()
+    try:
+        async with UnitOfWork(sessions) as uow:
+            _point, region, lat, lon = POINTS[0]
+            await ServicePoints(uow.session).put(
+                ServicePointIn(id="SP-PD", name="SP-PD", region=region, latitude=lat,
+                               longitude=lon), NOW,
+            )  # fmt: skip
+            await Technicians(uow.session).put(
+                TechnicianIn(
+                    id="T-1", name="李师傅", skills=["pumps"],
+                    certified_until=today + timedelta(days=365), service_point_id="SP-PD",
+                    max_jobs_per_day=2, shifts="mon-sun 00:00-24:00",
+                    leave=f"{today + timedelta(days=1)}..{today + timedelta(days=30)}",
+                ),
+                NOW,
+            )  # fmt: skip
+            await uow.commit()
+        rng = random.Random(4)
+        near = [
+            (replace(t, latitude=lat, longitude=lon, region=region), e)
+            for t, e in (_triaged(rng, n) for n in (1, 2, 3))
+        ]
+        first, second = near[:2], near[2:]
+
+        async def taking_second() -> None:
+            async with UnitOfWork(sessions) as uow:
+                await take_all_triaged(uow, DispatchSettings(), second, NOW)
+                await uow.commit()
+
+        async with UnitOfWork(sessions) as uow:
+            await take_all_triaged(uow, DispatchSettings(), first, NOW)
+            waiting = asyncio.create_task(taking_second())
+            await eventually(
+                lambda: _waiting_for_a_lock(engine), lambda n: n >= 1, what="the second waits"
+            )
+            await uow.commit()
+        with pytest.raises(DaysFilledMeanwhile):
+            await waiting
+        async with sessions() as session:
+            jobs = (await session.execute(text("SELECT request_no FROM jobs"))).scalars().all()
+            loads = (await session.execute(text("SELECT jobs FROM technician_day_loads"))).all()
+        assert sorted(jobs) == [t.request_no for t, _ in first]
+        assert [tuple(row) for row in loads] == [(2,)]
+    finally:
+        forget_candidates()
+        await engine.dispose()
+
+
+async def _waiting_for_a_lock(engine: AsyncEngine) -> int:
+    async with engine.connect() as connection:
+        return int(
+            (
+                await connection.execute(
+                    text(
+                        "SELECT count(*) FROM pg_stat_activity"
+                        " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+                    )
+                )
+            ).scalar_one()
+        )
