@@ -8,7 +8,8 @@ from __future__ import annotations
 import asyncio
 import json
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -23,7 +24,7 @@ from shared.settings import AuthSettings, BrokerSettings
 from tests.integration.test_dispatch_assignment import envelope, put_points, technician, triaged
 from tests.support.broker import publish_envelopes
 from tests.support.databases import DatabaseFactory
-from tests.support.services import running_service
+from tests.support.services import RunningService, running_service
 from tests.support.waiting import eventually
 
 Headers = Callable[..., dict[str, str]]
@@ -32,30 +33,42 @@ TECHNICIANS = 4
 LIMIT = 2
 
 
-async def test_two_instances_never_double_assign_nor_exceed_the_daily_limit(
-    databases: DatabaseFactory, broker: BrokerSettings, auth: AuthSettings, staff_headers: Headers
-) -> None:
-    url = await databases.migrated(DISPATCH.migrations_dir, "dispatch")
+def _only_today() -> str:
+    """Every technician on leave for the days after today: only today counts."""
     today = datetime.now(ZoneInfo("Asia/Shanghai")).date()
-    # Only today counts: every technician is on leave for the days after.
-    leave = f"{today + timedelta(days=1)}..{today + timedelta(days=7)}"
+    return f"{today + timedelta(days=1)}..{today + timedelta(days=7)}"
+
+
+@asynccontextmanager
+async def _two_instances(
+    databases: DatabaseFactory, broker: BrokerSettings, auth: AuthSettings, headers: Headers
+) -> AsyncIterator[tuple[RunningService, RunningService]]:
+    """Two dispatch instances on one database, both consuming, service points in place."""
+    url = await databases.migrated(DISPATCH.migrations_dir, "dispatch")
     async with (
         running_service(DISPATCH, url, broker, auth) as first,
         running_service(DISPATCH, url, broker, auth) as second,
     ):
         for instance in (first, second):
             await eventually(lambda i=instance: i.runtime.consumer.is_consuming)  # type: ignore[misc]
-        await put_points(first, staff_headers)
+        await put_points(first, headers)
+        yield first, second
 
+
+async def _handled(instance: RunningService) -> int:
+    async with instance.runtime.sessions() as session:
+        return int((await session.execute(text("SELECT count(*) FROM inbox"))).scalar_one())
+
+
+async def test_two_instances_never_double_assign_nor_exceed_the_daily_limit(
+    databases: DatabaseFactory, broker: BrokerSettings, auth: AuthSettings, staff_headers: Headers
+) -> None:
+    leave = _only_today()
+    async with _two_instances(databases, broker, auth, staff_headers) as (first, second):
         # Both instances consume the triaged events at once; nobody can take them yet.
         numbers = [f"SR-2026-{n:06d}" for n in range(1, JOBS + 1)]
         await publish_envelopes(broker, [envelope(triaged(number)) for number in numbers])
-
-        async def handled() -> int:
-            async with first.runtime.sessions() as session:
-                return int((await session.execute(text("SELECT count(*) FROM inbox"))).scalar_one())
-
-        await eventually(handled, lambda n: n == JOBS, within=60)
+        await eventually(lambda: _handled(first), lambda n: n == JOBS, within=60)
 
         # Technicians arrive behind the API's back (no retry triggered), then both instances
         # are asked to assign every job, and retry their queues, all at the same moment.
@@ -116,14 +129,7 @@ async def test_simultaneous_declines_swapping_technicians_do_not_deadlock(
 ) -> None:
     """Every job of T-X declined by T-X goes to T-Y and the other way round, all at once on
     two instances: each decline gives one day back and takes the other's, in one order."""
-    url = await databases.migrated(DISPATCH.migrations_dir, "dispatch")
-    async with (
-        running_service(DISPATCH, url, broker, auth) as first,
-        running_service(DISPATCH, url, broker, auth) as second,
-    ):
-        for instance in (first, second):
-            await eventually(lambda i=instance: i.runtime.consumer.is_consuming)  # type: ignore[misc]
-        await put_points(first, staff_headers)
+    async with _two_instances(databases, broker, auth, staff_headers) as (first, second):
         for tid, login in (("T-X", "tech-x"), ("T-Y", "tech-y")):
             body = technician(tid, "SP-PD", login, max_jobs_per_day=4 * PAIRS)
             answer = await first.client.put(
@@ -179,30 +185,19 @@ async def test_two_instances_taking_triaged_requests_in_groups_stay_under_the_li
     (``take_all_triaged``), racing for the same days. A group whose day the other instance
     filled meanwhile is refused as a whole and its events go one by one: every job is
     decided once, and no day goes over its limit."""
-    url = await databases.migrated(DISPATCH.migrations_dir, "dispatch")
-    today = datetime.now(ZoneInfo("Asia/Shanghai")).date()
-    leave = f"{today + timedelta(days=1)}..{today + timedelta(days=7)}"
     jobs = 60
-    async with (
-        running_service(DISPATCH, url, broker, auth) as first,
-        running_service(DISPATCH, url, broker, auth) as second,
-    ):
-        for instance in (first, second):
-            await eventually(lambda i=instance: i.runtime.consumer.is_consuming)  # type: ignore[misc]
-        await put_points(first, staff_headers)
+    # Both consume; the first is also the one the test reads through.
+    async with _two_instances(databases, broker, auth, staff_headers) as (first, _second):
         async with first.runtime.sessions() as session:
             for n in range(TECHNICIANS):
-                body = technician(f"T-{n}", "SP-PD", max_jobs_per_day=LIMIT * 3, leave=leave)
+                body = technician(
+                    f"T-{n}", "SP-PD", max_jobs_per_day=LIMIT * 3, leave=_only_today()
+                )
                 await Technicians(session).put(TechnicianIn(**body), datetime.now(UTC))
             await session.commit()
         numbers = [f"SR-2026-{n:06d}" for n in range(1, jobs + 1)]
         await publish_envelopes(broker, [envelope(triaged(number)) for number in numbers])
-
-        async def handled() -> int:
-            async with first.runtime.sessions() as session:
-                return int((await session.execute(text("SELECT count(*) FROM inbox"))).scalar_one())
-
-        await eventually(handled, lambda n: n == jobs, within=60)
+        await eventually(lambda: _handled(first), lambda n: n == jobs, within=60)
         async with first.runtime.sessions() as session:
             decided = (
                 await session.execute(text("SELECT request_no, status, technician_id FROM jobs"))

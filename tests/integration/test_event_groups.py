@@ -33,6 +33,7 @@ from tests.support.probe import (
     create_probe_schema,
     effect_counts,
     effects,
+    envelope_of,
     registered,
     running_probe,
 )
@@ -196,15 +197,8 @@ async def test_a_group_kept_waiting_for_a_lock_gives_way_and_its_events_go_one_b
 
 
 def _cancelled(request_no: str) -> Envelope:
-    event = RequestCancelledV1(
-        request_no=request_no, reason="客户撤销", cancelled_at=datetime.now(UTC)
-    )
-    return Envelope(
-        type=event.event_type,
-        version=event.event_version,
-        producer=event.producer,
-        correlation_id="probe-test",
-        data=event.model_dump(mode="json"),
+    return envelope_of(
+        RequestCancelledV1(request_no=request_no, reason="客户撤销", cancelled_at=datetime.now(UTC))
     )
 
 

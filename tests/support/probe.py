@@ -18,6 +18,7 @@ from shared.db.messaging_tables import messaging_metadata
 from shared.db.types import UtcDateTime
 from shared.db.unit_of_work import UnitOfWork
 from shared.events.envelope import Envelope
+from shared.events.registry import EventSchema
 from shared.events.schemas.intake import RequestRegisteredV1
 from shared.messaging.broker import BrokerConnection
 from shared.messaging.consumer import EventConsumer, Subscription
@@ -56,6 +57,10 @@ def registered(request_no: str, correlation_id: str = "probe-test") -> Envelope:
         fault_description="不制冷",
         received_at=datetime.now(UTC),
     )
+    return envelope_of(event, correlation_id)
+
+
+def envelope_of(event: EventSchema, correlation_id: str = "probe-test") -> Envelope:
     return Envelope(
         type=event.event_type,
         version=event.event_version,

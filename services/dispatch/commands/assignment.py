@@ -96,18 +96,6 @@ class Deciding:
         self.__post_init__()
 
 
-async def _decide(
-    uow: UnitOfWork,
-    job: JobRow,
-    settings: DispatchSettings,
-    now: datetime,
-    declined: frozenset[str],
-    unless_written: str | None = None,
-) -> tuple[Deciding, Decision]:
-    deciding = await deciding_for(uow, job, settings, now, declined, unless_written)
-    return deciding, await _choose(uow, deciding)
-
-
 async def deciding_for(
     uow: UnitOfWork,
     job: JobRow,
@@ -162,6 +150,22 @@ async def _choose(uow: UnitOfWork, deciding: Deciding) -> Decision:
         if not shortlisted.needs_more:
             return shortlisted.decision
         deciding.size *= 4
+
+
+def job_assigned(
+    job: JobRow, winner: Candidate, how: str, reason: str | None, now: datetime
+) -> JobAssignedV1:
+    """The event of ``job`` given to ``winner`` (``give``)."""
+    return JobAssignedV1(
+        request_no=job.request_no,
+        technician_id=winner.technician_id,
+        technician_name=winner.name,
+        service_point_id=winner.base.service_point_id,
+        how=how,
+        reason=reason,
+        arrival_due_at=job.arrival_due_at,
+        assigned_at=now,
+    )
 
 
 class _JobWrittenAlready(Exception):
@@ -274,7 +278,8 @@ async def _assign(
             fresh.events.append(uow.publish_with_own_rows(event))
 
     unless_written = request_no if fresh is not None and not fresh.checked else None
-    deciding, decision = await _decide(uow, job, settings, now, declined, unless_written)
+    deciding = await deciding_for(uow, job, settings, now, declined, unless_written)
+    decision = await _choose(uow, deciding)
     decision, taken = await _take_a_day(uow, deciding, decision, releasing)
     if taken:
         assert decision.winner is not None and decision.score is not None
@@ -287,18 +292,7 @@ async def _assign(
             ),
             jobs.history_row(job, "assigned", actor, now, note=how),
         )
-        await publish(
-            JobAssignedV1(
-                request_no=request_no,
-                technician_id=winner.technician_id,
-                technician_name=winner.name,
-                service_point_id=winner.base.service_point_id,
-                how=how,
-                reason=None,
-                arrival_due_at=job.arrival_due_at,
-                assigned_at=now,
-            )
-        )
+        await publish(job_assigned(job, winner, how, None, now))
         ASSIGNMENTS.labels(how, "assigned").inc()
         ASSIGNMENT_SECONDS.labels("assigned").observe(time.perf_counter() - started)
         log.info(
@@ -381,7 +375,8 @@ async def override(
     if job.technician_id == technician_id and job.status != JobStatus.UNASSIGNED.value:
         raise AssignmentRefused(409, f"The job is already {technician_id}'s.")
     declined = await jobs.declined_by(request_no)
-    deciding, decision = await _decide(uow, job, settings, now, declined)
+    deciding = await deciding_for(uow, job, settings, now, declined)
+    decision = await _choose(uow, deciding)
     today = deciding.first_day
     chosen = await Technicians(uow.session).candidate(
         technician_id, job.required_skill, settings.calendar_zone
@@ -440,18 +435,7 @@ async def override(
         request_no, "override", technician_id, actor, reason, explanation, now
     )
     await jobs.note(job, "reassigned" if previous else "assigned", actor, now, note=reason)
-    await uow.publish(
-        JobAssignedV1(
-            request_no=request_no,
-            technician_id=technician_id,
-            technician_name=chosen.name,
-            service_point_id=chosen.base.service_point_id,
-            how="override",
-            reason=reason,
-            arrival_due_at=job.arrival_due_at,
-            assigned_at=now,
-        )
-    )
+    await uow.publish(job_assigned(job, chosen, "override", reason, now))
     ASSIGNMENTS.labels("override", "assigned").inc()
     return explanation
 

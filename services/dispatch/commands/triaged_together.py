@@ -21,7 +21,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from services.dispatch.commands.assignment import SHORTLIST, SYSTEM, Deciding, deciding_for, give
+from services.dispatch.commands.assignment import (
+    SHORTLIST,
+    SYSTEM,
+    Deciding,
+    deciding_for,
+    give,
+    job_assigned,
+)
 from services.dispatch.commands.intake_jobs import Triaged, fill, placeholder, take_triaged
 from services.dispatch.db.jobs import JobRepository
 from services.dispatch.db.models import JobRow
@@ -32,7 +39,6 @@ from services.dispatch.metrics import ASSIGNMENT_SECONDS, ASSIGNMENTS
 from services.dispatch.settings import DispatchSettings
 from shared.db.unit_of_work import UnitOfWork
 from shared.events.envelope import Envelope
-from shared.events.schemas.dispatch import JobAssignedV1
 from shared.observability.context import correlated
 
 log = logging.getLogger(__name__)
@@ -158,18 +164,7 @@ async def _written(uow: UnitOfWork, takings: list[_Taking], now: datetime, start
         # Each job's event carries its own message's correlation.
         with correlated(t.envelope.correlation_id, str(t.envelope.id)):
             events.append(
-                uow.publish_with_own_rows(
-                    JobAssignedV1(
-                        request_no=request_no,
-                        technician_id=winner.technician_id,
-                        technician_name=winner.name,
-                        service_point_id=winner.base.service_point_id,
-                        how="automatic",
-                        reason=None,
-                        arrival_due_at=job.arrival_due_at,
-                        assigned_at=now,
-                    )
-                )
+                uow.publish_with_own_rows(job_assigned(job, winner, "automatic", None, now))
             )
             log.info("job assigned", extra={
                 "request_no": request_no, "technician_id": winner.technician_id,

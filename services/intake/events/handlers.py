@@ -130,7 +130,7 @@ def followed(schema: type[E], report_of: Callable[[E], DepartmentReport]) -> Sub
             for event, envelope in events:
                 await follow(uow, event, envelope)
             return
-        for batch in _one_per_request([item for item in events if item[0].request_no]):
+        for batch in _one_per_request([item for item in events if item[0].request_no is not None]):
             await _follow_batch(uow, batch)
 
     async def _follow_batch(uow: UnitOfWork, batch: list[tuple[E, Envelope]]) -> None:
