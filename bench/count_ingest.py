@@ -46,9 +46,10 @@ def _cpu() -> float:
 
 def _who(http_task: asyncio.Task[Any] | None) -> str:
     """Statements run inside SQLAlchemy's greenlets, so the task tells who runs them: the
-    requests are sent from (and, through ASGI, served in) the main task."""
+    requests are sent from (and, through ASGI, served in) the main task; a dealer report is
+    registered for its request in a task of the report queue's (group commit)."""
     task = asyncio.current_task()
-    if task is http_task:
+    if task is http_task or (task is not None and task.get_name() == "dealer-report-group"):
         return "http"
     if task is not None and task.get_name().startswith("outbox-relay"):
         return "relay"
