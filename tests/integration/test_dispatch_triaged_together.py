@@ -49,7 +49,9 @@ POINTS = [("SP-PD", "上海", 31.2304, 121.5440), ("SP-MH", "上海", 31.1128, 1
           ("SP-CY", "北京", 39.9219, 116.4436)]  # fmt: skip
 
 
-async def _staffed(databases: DatabaseFactory) -> AsyncEngine:
+async def _staffed(databases: DatabaseFactory, per_point: int = 3) -> AsyncEngine:
+    """``per_point`` technicians at each service point, with limits of 1 to 3 jobs a day:
+    more than a shortlist (40) at one point makes the nearest tie at the shortlist's end."""
     engine = create_engine(await databases.migrated(DISPATCH.migrations_dir, "dispatch"))
     today = NOW.astimezone(ZoneInfo("Asia/Shanghai")).date()
     sessions = create_session_factory(engine)
@@ -59,7 +61,7 @@ async def _staffed(databases: DatabaseFactory) -> AsyncEngine:
                 ServicePointIn(id=point_id, name=point_id, region=region, latitude=lat,
                                longitude=lon), NOW,
             )  # fmt: skip
-        for n in range(9):
+        for n in range(per_point * len(POINTS)):
             await Technicians(uow.session).put(
                 TechnicianIn(
                     id=f"T-{n}", name=f"技师{n}", skills=["pumps"],
@@ -73,9 +75,11 @@ async def _staffed(databases: DatabaseFactory) -> AsyncEngine:
     return engine
 
 
-@pytest.fixture
-async def two_databases(databases: DatabaseFactory) -> AsyncIterator[tuple[Sessions, Sessions]]:
-    engines = [await _staffed(databases), await _staffed(databases)]
+@pytest.fixture(params=[3, 45], ids=["few", "tied-shortlists"])
+async def two_databases(
+    request: pytest.FixtureRequest, databases: DatabaseFactory
+) -> AsyncIterator[tuple[Sessions, Sessions]]:
+    engines = [await _staffed(databases, request.param), await _staffed(databases, request.param)]
     forget_candidates()
     try:
         yield create_session_factory(engines[0]), create_session_factory(engines[1])
@@ -145,7 +149,7 @@ async def _state(sessions: Sessions) -> dict[str, list[Any]]:
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
 async def test_triaged_requests_taken_together_end_as_taken_one_by_one(
-    two_databases: tuple[Sessions, Sessions], seed: int
+    two_databases: tuple[Sessions, Sessions], seed: int, request: pytest.FixtureRequest
 ) -> None:
     each, together = two_databases
     rng = random.Random(seed)
@@ -159,10 +163,12 @@ async def test_triaged_requests_taken_together_end_as_taken_one_by_one(
         forget_candidates()
     after_each, after_together = await _state(each), await _state(together)
     assert after_together == after_each
-    # Not a comparison of nothing: most were assigned, some found their days full.
+    # Not a comparison of nothing: most were assigned; with few technicians, some days took
+    # several jobs (with many, each shortlist tied at its end and was widened).
     assigned = [job for job in after_each["jobs"] if job[2] is not None]
     assert len(assigned) >= 15
-    assert len({(job[2], job[4]) for job in assigned}) < len(assigned)
+    if request.node.callspec.params["two_databases"] == 3:
+        assert len({(job[2], job[4]) for job in assigned}) < len(assigned)
     # Each job's event carries its own request's correlation and message.
     of = {t.request_no: (e.correlation_id, str(e.id)) for t, e in items}
     assert after_together["events"]

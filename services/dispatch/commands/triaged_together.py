@@ -5,8 +5,9 @@ decisions are still made one after another, each seeing the days the ones before
 as ``take_triaged`` makes them one at a time; only the database is asked less often.
 
 Only the common case goes this way (PostgreSQL): new requests that need a visit, each decided
-among its first shortlist, with someone fitting. Anything else — a job already there (a
-request triaged again), a shortlist that must widen, nobody fitting, a request twice among
+among the technicians whose loads were read for it (its shortlist, and those tied with the
+shortlist's last), with someone fitting. Anything else — a job already there (a request
+triaged again), a shortlist that must widen farther, nobody fitting, a request twice among
 them — and they are all taken one by one by ``take_triaged``, before anything is written.
 A day that another transaction filled since the loads were read fails the statement that
 takes the days: the consumer then rolls the group back and handles each event alone, and
@@ -103,30 +104,44 @@ async def _decided(uow: UnitOfWork, takings: list[_Taking]) -> bool:
     )
     if read is None:
         return False
+    asked = {tid for ids in needing for tid in ids}
     taken: dict[str, dict[date, int]] = {}
     for t, ids in zip(takings, needing, strict=True):
         deciding = t.deciding
-        for tid in ids:
-            # What the job's own read would have found: its window's days, with the days
-            # taken by the jobs before it in this transaction.
-            loads = {
-                day: jobs
-                for day, jobs in read.get(tid, {}).items()
-                if deciding.first_day <= day <= deciding.last_day
-            }
-            for day, jobs in taken.get(tid, {}).items():
-                if deciding.first_day <= day <= deciding.last_day:
-                    loads[day] = loads.get(day, 0) + jobs
-            deciding.loads[tid] = loads
-        shortlisted = deciding.shortlisting.advance(deciding.size, deciding.loads)
+        while True:
+            for tid in ids:
+                if tid not in deciding.loads:
+                    deciding.loads[tid] = _loads_seen(deciding, read.get(tid, {}), taken.get(tid))
+            shortlisted = deciding.shortlisting.advance(deciding.size, deciding.loads)
+            if not shortlisted.needs_more:
+                break
+            # A tie at the shortlist's end widens it, as ``_choose`` does; its loads were
+            # read ahead (``tied_beyond``) unless the widening goes farther than that.
+            deciding.size *= 4
+            ids = deciding.shortlisting.needing_loads(deciding.size)
+            if not asked.issuperset(ids):
+                return False
         decision = shortlisted.decision
-        if shortlisted.needs_more or decision.winner is None or decision.score is None:
+        if decision.winner is None or decision.score is None:
             return False
         days = taken.setdefault(decision.winner.technician_id, {})
         day = decision.score.planned_day
         days[day] = days.get(day, 0) + 1
         t.decision = decision
     return True
+
+
+def _loads_seen(
+    deciding: Deciding, read: dict[date, int], taken: dict[date, int] | None
+) -> dict[date, int]:
+    """What the job's own read would have found of a technician's loads: its window's days,
+    with the days the jobs before it took in this transaction."""
+    first, last = deciding.first_day, deciding.last_day
+    loads = {day: jobs for day, jobs in read.items() if first <= day <= last}
+    for day, jobs in (taken or {}).items():
+        if first <= day <= last:
+            loads[day] = loads.get(day, 0) + jobs
+    return loads
 
 
 def _days_taken(takings: list[_Taking]) -> list[tuple[str, date, int, int]]:
