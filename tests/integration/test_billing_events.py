@@ -54,7 +54,7 @@ from shared.db.unit_of_work import UnitOfWork
 from shared.events.registry import EventSchema
 from shared.events.schemas import claims, dispatch, intake, parts
 from shared.messaging.outbox import envelope_for
-from tests.support.databases import DatabaseFactory, migrated_sqlite
+from tests.support.databases import DatabaseFactory, migrated_on
 
 D = Decimal
 NOW = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
@@ -88,10 +88,7 @@ class Billing:
 async def billing(
     request: pytest.FixtureRequest, databases: DatabaseFactory, tmp_path: Path
 ) -> AsyncIterator[Billing]:
-    if request.param == "sqlite":
-        url = await migrated_sqlite(BILLING, tmp_path)
-    else:
-        url = await databases.migrated(BILLING.migrations_dir, "billing")
+    url = await migrated_on(request.param, BILLING, databases, tmp_path)
     engine = create_engine(url)
     try:
         uow = UnitOfWork(create_session_factory(engine))

@@ -34,7 +34,7 @@ from services.intake.domain.triage import TriageRules, parse_channels
 from shared.db.engine import create_engine, create_session_factory
 from shared.db.messaging_tables import outbox
 from shared.db.unit_of_work import UnitOfWork
-from tests.support.databases import DatabaseFactory, migrated_sqlite
+from tests.support.databases import DatabaseFactory, migrated_on
 from tests.support.metrics import sample
 
 TRIAGE = TriageRules(channels=parse_channels("dealer"))
@@ -103,9 +103,7 @@ class Intake:
 async def intake_url(
     request: pytest.FixtureRequest, databases: DatabaseFactory, tmp_path: Path
 ) -> str:
-    if request.param == "postgresql":
-        return await databases.migrated(INTAKE.migrations_dir, "intake")
-    return await migrated_sqlite(INTAKE, tmp_path)
+    return await migrated_on(request.param, INTAKE, databases, tmp_path)
 
 
 @pytest.fixture

@@ -23,7 +23,7 @@ from shared.events.registry import EventSchema
 from shared.events.schemas.intake import RequestTriagedV1, RequestTriagedV2
 from shared.settings import AuthSettings, BrokerSettings
 from tests.support.broker import publish_envelopes
-from tests.support.databases import DatabaseFactory, migrated_sqlite
+from tests.support.databases import DatabaseFactory, migrated_on
 from tests.support.metrics import sample
 from tests.support.services import RunningService, running_service
 from tests.support.waiting import eventually
@@ -42,10 +42,7 @@ async def dispatch(
     tmp_path: Path,
 ) -> AsyncIterator[RunningService]:
     """Dispatch on PostgreSQL, and on the embedded SQLite default."""
-    if request.param == "postgresql":
-        url = await databases.migrated(DISPATCH.migrations_dir, "dispatch")
-    else:
-        url = await migrated_sqlite(DISPATCH, tmp_path)
+    url = await migrated_on(request.param, DISPATCH, databases, tmp_path)
     async with running_service(DISPATCH, url, broker, auth) as service:
         await eventually(lambda: service.runtime.consumer.is_consuming)  # type: ignore[union-attr]
         yield service

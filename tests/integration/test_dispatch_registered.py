@@ -23,7 +23,7 @@ from shared.events.envelope import Envelope
 from shared.events.schemas.intake import RequestRegisteredV1
 from shared.messaging.outbox import envelope_for
 from shared.observability.context import correlated
-from tests.support.databases import DatabaseFactory, migrated_sqlite
+from tests.support.databases import DatabaseFactory, migrated_on
 from tests.support.statements import statements_of
 
 
@@ -31,11 +31,7 @@ from tests.support.statements import statements_of
 async def engine(
     request: pytest.FixtureRequest, databases: DatabaseFactory, tmp_path: Path
 ) -> AsyncIterator[AsyncEngine]:
-    if request.param == "postgresql":
-        url = await databases.migrated(DISPATCH.migrations_dir, "dispatch")
-    else:
-        url = await migrated_sqlite(DISPATCH, tmp_path)
-    engine = create_engine(url)
+    engine = create_engine(await migrated_on(request.param, DISPATCH, databases, tmp_path))
     yield engine
     await engine.dispose()
 

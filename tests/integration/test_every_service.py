@@ -10,7 +10,7 @@ import pytest
 
 from shared.cli.suite import SERVICE_NAMES, load_definition
 from shared.settings import AuthSettings, BrokerSettings
-from tests.support.databases import DatabaseFactory, migrated_sqlite
+from tests.support.databases import DatabaseFactory, migrated_on
 from tests.support.services import running_service
 from tests.support.waiting import eventually
 
@@ -36,10 +36,7 @@ async def test_service_answers_health_ready_metrics_and_docs(
     tmp_path: Path,
 ) -> None:
     definition = load_definition(service)
-    if backend == "sqlite":
-        url = await migrated_sqlite(definition, tmp_path)
-    else:
-        url = await databases.migrated(definition.migrations_dir, service)
+    url = await migrated_on(backend, definition, databases, tmp_path)
 
     async with running_service(definition, url, broker, auth) as running:
         # What the start created is left out of garbage collection (shared/heap.py).

@@ -26,17 +26,11 @@ from shared.db.unit_of_work import UnitOfWork
 from shared.events.registry import EventSchema
 from shared.events.schemas import dispatch
 from shared.messaging.outbox import envelope_for
-from tests.support.databases import DatabaseFactory, migrated_sqlite
+from tests.support.databases import DatabaseFactory, migrated_on
 
 Sessions = async_sessionmaker[AsyncSession]
 BY_SCHEMA = {s.schema: s for s in SUBSCRIPTIONS}
 REQUESTS = 8
-
-
-async def _database(backend: str, databases: DatabaseFactory, directory: Path) -> str:
-    if backend == "postgresql":
-        return await databases.migrated(INTAKE.migrations_dir, "intake")
-    return await migrated_sqlite(INTAKE, directory)
 
 
 @pytest.fixture(params=["postgresql", "sqlite"])
@@ -44,7 +38,7 @@ async def two_databases(
     request: pytest.FixtureRequest, databases: DatabaseFactory, tmp_path: Path
 ) -> AsyncIterator[tuple[Sessions, Sessions]]:
     engines = [
-        create_engine(await _database(request.param, databases, tmp_path / name))
+        create_engine(await migrated_on(request.param, INTAKE, databases, tmp_path / name))
         for name in ("each", "all")
     ]
     try:

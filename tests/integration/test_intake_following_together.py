@@ -26,7 +26,7 @@ from shared.db.unit_of_work import UnitOfWork
 from shared.events.registry import EventSchema
 from shared.events.schemas import claims, dispatch
 from shared.messaging.outbox import envelope_for
-from tests.support.databases import DatabaseFactory, migrated_sqlite
+from tests.support.databases import DatabaseFactory, migrated_on
 
 Sessions = async_sessionmaker[AsyncSession]
 HANDLERS = {s.schema: s.handler for s in SUBSCRIPTIONS}
@@ -36,11 +36,7 @@ HANDLERS = {s.schema: s.handler for s in SUBSCRIPTIONS}
 async def sessions(
     request: pytest.FixtureRequest, databases: DatabaseFactory, tmp_path: Path
 ) -> AsyncIterator[Sessions]:
-    if request.param == "postgresql":
-        url = await databases.migrated(INTAKE.migrations_dir, "intake")
-    else:
-        url = await migrated_sqlite(INTAKE, tmp_path)
-    engine = create_engine(url)
+    engine = create_engine(await migrated_on(request.param, INTAKE, databases, tmp_path))
     try:
         yield create_session_factory(engine)
     finally:

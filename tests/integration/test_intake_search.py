@@ -18,7 +18,7 @@ from sqlalchemy import update
 from services.intake.app import DEFINITION as INTAKE
 from services.intake.db.models import ServiceRequestRow, SlaClockRow
 from shared.settings import AuthSettings, BrokerSettings
-from tests.support.databases import DatabaseFactory, migrated_sqlite
+from tests.support.databases import DatabaseFactory, migrated_on
 from tests.support.dealer_client import DealerClient, contract_report
 from tests.support.services import RunningService, running_service
 
@@ -29,18 +29,11 @@ SORTS = ["-received_at", "received_at", "-updated_at", "updated_at"]
 BEIJING = timezone(timedelta(hours=8))
 
 
-async def _database(backend: str, databases: DatabaseFactory, tmp_path: Path) -> str:
-    if backend == "sqlite":
-        url = await migrated_sqlite(INTAKE, tmp_path)
-        return url
-    return await databases.migrated(INTAKE.migrations_dir, "intake")
-
-
 @pytest.fixture
 async def intake(
     databases: DatabaseFactory, broker: BrokerSettings, auth: AuthSettings, tmp_path: Path
 ) -> AsyncIterator[RunningService]:
-    url = await _database("postgresql", databases, tmp_path)
+    url = await databases.migrated(INTAKE.migrations_dir, "intake")
     async with running_service(INTAKE, url, broker, auth, secrets_key_file=tmp_path / "k") as s:
         yield s
 
@@ -53,7 +46,7 @@ async def intake_on_each_backend(
     auth: AuthSettings,
     tmp_path: Path,
 ) -> AsyncIterator[RunningService]:
-    url = await _database(request.param, databases, tmp_path)
+    url = await migrated_on(request.param, INTAKE, databases, tmp_path)
     async with running_service(INTAKE, url, broker, auth, secrets_key_file=tmp_path / "k") as s:
         yield s
 

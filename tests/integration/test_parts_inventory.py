@@ -34,7 +34,7 @@ from shared.events.registry import EventSchema
 from shared.events.schemas.dispatch import JobOnSiteV1, PartsRequestedV1, RequestedPartV1
 from shared.events.schemas.intake import RequestCancelledV1
 from shared.messaging.outbox import envelope_for
-from tests.support.databases import DatabaseFactory, migrated_sqlite
+from tests.support.databases import DatabaseFactory, migrated_on, migrated_sqlite
 
 T0 = datetime(2026, 11, 24, 8, 0, tzinfo=UTC)
 
@@ -135,10 +135,8 @@ async def build_basics(world: World) -> None:
 async def world(
     request: pytest.FixtureRequest, databases: DatabaseFactory, tmp_path: Path
 ) -> AsyncIterator[World]:
-    if request.param == "sqlite":  # the embedded default must behave the same
-        url = await migrated_sqlite(PARTS, tmp_path)
-    else:
-        url = await databases.migrated(PARTS.migrations_dir, "parts")
+    # SQLite too: the embedded default must behave the same.
+    url = await migrated_on(request.param, PARTS, databases, tmp_path)
     made = await make_world(url)
     await build_basics(made)
     yield made

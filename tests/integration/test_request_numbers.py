@@ -13,7 +13,7 @@ from services.intake.db.repository import ServiceRequestRepository
 from services.intake.domain.service_request import Channel, Customer
 from shared.db.engine import create_engine, create_session_factory
 from shared.db.unit_of_work import UnitOfWork
-from tests.support.databases import DatabaseFactory, migrated_sqlite
+from tests.support.databases import DatabaseFactory, migrated_on
 
 COMMAND = RegisterRequest(
     channel=Channel.WEB,
@@ -28,10 +28,7 @@ COMMAND = RegisterRequest(
 async def intake_database(
     request: pytest.FixtureRequest, databases: DatabaseFactory, tmp_path: Path
 ) -> str:
-    if request.param == "postgresql":
-        return await databases.migrated(INTAKE.migrations_dir, "intake")
-    url = await migrated_sqlite(INTAKE, tmp_path)
-    return url
+    return await migrated_on(request.param, INTAKE, databases, tmp_path)
 
 
 async def test_concurrent_registrations_get_consecutive_numbers(intake_database: str) -> None:

@@ -61,3 +61,13 @@ async def migrated_sqlite(definition: ServiceDefinition, directory: Path) -> str
     # Alembic runs its own event loop; keep it off this one.
     await asyncio.to_thread(upgrade_to_head, definition.migrations_dir, url)
     return url
+
+
+async def migrated_on(
+    backend: str, definition: ServiceDefinition, databases: DatabaseFactory, directory: Path
+) -> str:
+    """The service's database migrated like production: on PostgreSQL (``"postgresql"``), or
+    in a fresh SQLite file in ``directory``, the embedded default."""
+    if backend == "postgresql":
+        return await databases.migrated(definition.migrations_dir, definition.name)
+    return await migrated_sqlite(definition, directory)

@@ -32,7 +32,7 @@ from services.dispatch.commands.assignment import (
 )
 from services.dispatch.commands.intake_jobs import Triaged, fill, placeholder, take_triaged
 from services.dispatch.db.jobs import JobRepository
-from services.dispatch.db.models import JobRow
+from services.dispatch.db.models import Base, JobRow
 from services.dispatch.db.new_job import insert_together
 from services.dispatch.db.staff import DayLoads
 from services.dispatch.domain.assignment import Decision
@@ -158,7 +158,7 @@ def _days_taken(takings: list[_Taking]) -> list[tuple[str, date, int, int]]:
 async def _written(uow: UnitOfWork, takings: list[_Taking], now: datetime, started: float) -> None:
     """The jobs, their history and assignment records and their events, in one statement,
     as ``assign_automatically`` writes one fresh job."""
-    rows: list[object] = []
+    rows: list[Base] = []
     events: list[dict[str, object]] = []
     jobs = JobRepository
     for t in takings:
@@ -184,7 +184,7 @@ async def _written(uow: UnitOfWork, takings: list[_Taking], now: datetime, start
             log.info("job assigned", extra={
                 "request_no": request_no, "technician_id": winner.technician_id,
                 "how": "automatic"})  # fmt: skip
-    await insert_together(uow.session, rows, events)  # type: ignore[arg-type]
+    await insert_together(uow.session, rows, events)
     seconds = (time.perf_counter() - started) / len(takings)
     for _ in takings:
         ASSIGNMENTS.labels("automatic", "assigned").inc()
